@@ -1,0 +1,33 @@
+"""The one model contract every registered network follows (braindecode-style).
+
+An ``EmotionModel`` takes a dict of per-modality tensors, already transformed by the
+functions named in its spec, and returns a dict of outputs:
+- "valence" / "arousal": logits (B, n_classes) for binary targets, or values in -1..1 of
+  shape (B,) (window-level) or (B, T) (per step) for continuous targets;
+- optional "saliency" (B, T): attention over time steps, summing to 1 (SATA);
+- optional "modality_weights" (B, T, M) or (B, M): attention over modalities (LFAN).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+import torch
+import torch.nn as nn
+
+from models.spec import ModelSpec
+
+
+class EmotionModel(nn.Module):
+    """Base class of every registered network; ``spec()`` says what it needs and predicts."""
+
+    #: False for fixed models (e.g. the face prior) that have nothing to learn.
+    trainable: bool = True
+
+    @abstractmethod
+    def spec(self) -> ModelSpec:
+        """Input contract and targets for this instance's configuration."""
+
+    @abstractmethod
+    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Map per-modality input tensors to the output dict described in the module docstring."""
