@@ -11,6 +11,7 @@ functions named in its spec, and returns a dict of outputs:
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -23,6 +24,10 @@ class EmotionModel(nn.Module):
 
     #: False for fixed models (e.g. the face prior) that have nothing to learn.
     trainable: bool = True
+    #: The registry name and JSON config this instance was built with (set by ``models.registry.build``);
+    #: a checkpoint manifest stores both so that loading rebuilds the same network.
+    architecture: str = ""
+    config: dict[str, Any] = {}  # noqa: RUF012 (replaced per instance by registry.build, never mutated)
 
     @abstractmethod
     def spec(self) -> ModelSpec:

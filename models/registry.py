@@ -7,11 +7,14 @@ all of them and ``app.py --model NAME`` can run any of them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch.nn as nn
+
+from models.base import EmotionModel
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,16 @@ def get(name: str) -> RegisteredModel:
 
 
 def build(name: str, **overrides: Any) -> nn.Module:
-    """Build model ``name`` with its default config updated by ``overrides``."""
+    """Build model ``name`` with its default config updated by ``overrides``.
+
+    The config is normalised to plain JSON values (tuples become lists) so that it can be
+    written to a checkpoint manifest and rebuilt identically; an EmotionModel records the
+    name and config it was built with (``architecture``, ``config``) for its spec.
+    """
     entry = get(name)
-    config = {**entry.defaults, **overrides}
-    return entry.factory(**config)
+    config = json.loads(json.dumps({**entry.defaults, **overrides}))
+    model = entry.factory(**config)
+    if isinstance(model, EmotionModel):
+        model.architecture = name
+        model.config = config
+    return model

@@ -15,6 +15,8 @@ class Prediction:
     (published - newest sample time is the freshness latency). valence / arousal in -1..1
     (NaN when the model does not predict it). available: per-modality flag (present and
     fresh). face_valence / face_arousal: the face-only prior for comparison (NaN without a face).
+    problems: why something is missing, keyed by modality or "model" (e.g. "stale: newest sample
+    2.1 s old", "not run: eeg unavailable"); empty when everything was used.
     """
 
     time: float
@@ -32,3 +34,4 @@ class Prediction:
     face_valence: float = float("nan")
     face_arousal: float = float("nan")
     band_power: np.ndarray | None = None  # (n_channels, n_bands) of the EEG window, for display
+    problems: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,158 @@
+"""EmoLive: live valence and arousal from EEG and a webcam.
+
+Reads EEG (LSL, a BrainFlow board, or a replayed file) and a camera, runs a model every hop,
+publishes predictions on LSL, optionally records the session, and shows the dashboard (or a
+one-line status every second with --no-gui).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+
+EXAMPLES = """examples:
+  python app.py --eeg brainflow:synthetic --cam demo                 built-in sources, dashboard
+  python app.py --eeg lsl --eeg-stream MyHeadset --cam 0 --record sessions/s01.h5
+  python app.py --eeg replay:recording.bdf --cam none --no-gui --duration 60
+  python app.py --eeg brainflow:cyton --serial-port /dev/ttyUSB0 --model runs/tcn/best.json
+
+EEG sources (--eeg):
+  lsl                       an LSL stream of type EEG (or the one named by --eeg-stream)
+  brainflow:synthetic       BrainFlow's synthetic board (16 channels, 250 Hz)
+  brainflow:playback:FILE   a BrainFlow recording on the playback board (recorded by --board-args master_board=NAME,
+                            default synthetic)
+  brainflow:BOARD           a real board by its BrainFlow name (cyton, ganglion, muse_s, ...), with --serial-port
+                            and --board-args key=value,... (ip_address, ip_port, mac_address, serial_number, ...)
+  replay:FILE               an EDF, BDF, FIF or session (.h5) file played in real time (looped) through LSL
+"""
+
+
+def parse_board_args(text: str) -> dict[str, str]:
+    """'key=value,key=value' -> dict, with a clear error for a malformed item."""
+    out = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"--board-args items are key=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="app.py", description=__doc__, epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_argument_group("inputs")
+    src.add_argument("--eeg", default="brainflow:synthetic", metavar="SOURCE",
+                     help="EEG source, see below; 'none' for no EEG (default: %(default)s)")
+    src.add_argument("--eeg-stream", metavar="NAME", help="with --eeg lsl: the LSL stream name to read")
+    src.add_argument("--serial-port", default="", metavar="PORT", help="serial port of a BrainFlow board")
+    src.add_argument("--board-args", type=parse_board_args, default={}, metavar="K=V,...",
+                     help="other BrainFlow input parameters")
+    src.add_argument("--cam", default="demo", metavar="CAMERA",
+                     help="camera: a device index (0), a video file, a URL, 'demo' (built-in face video) or 'none' "
+                          "(default: %(default)s)")
+    mdl = p.add_argument_group("model")
+    mdl.add_argument("--model", default="face-prior", metavar="NAME|PATH",
+                     help="registered model name or checkpoint (.json manifest) (default: %(default)s)")
+    mdl.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                     help="where the model runs; auto picks CUDA when present (default: %(default)s)")
+    mdl.add_argument("--hop", type=positive, default=0.25, metavar="SECONDS",
+                     help="time between predictions (default: %(default)s)")
+    out = p.add_argument_group("outputs")
+    out.add_argument("--record", metavar="PATH", help="record the session to this HDF5 file")
+    out.add_argument("--name", default="emolive", metavar="APP",
+                     help="prefix of the LSL outlets APP-predictions and APP-markers (default: %(default)s)")
+    out.add_argument("--no-gui", action="store_true", help="run headless, printing a status line every second")
+    out.add_argument("--duration", type=positive, metavar="SECONDS", help="stop after this long (default: Ctrl-C)")
+    lsl = p.add_argument_group("LSL network")
+    lsl.add_argument("--lsl-config", metavar="PATH",
+                     help="liblsl config file (default: LSL's own lookup, so streams from other machines are seen)")
+    lsl.add_argument("--lsl-loopback", action="store_true",
+                     help="keep LSL on this machine (the project's loopback config)")
+    return p
+
+
+def configure_lsl(args: argparse.Namespace) -> None:
+    """Choose the LSL config before pylsl is imported (liblsl reads it once, when it loads)."""
+    if args.lsl_loopback:
+        from realtime.lsl_env import use_loopback_config
+
+        use_loopback_config()
+    elif args.lsl_config:
+        if not os.path.isfile(args.lsl_config):
+            raise SystemExit(f"error: LSL config {args.lsl_config} does not exist")
+        os.environ["LSLAPICFG"] = os.path.abspath(args.lsl_config)
+
+
+def run_headless(pipeline: object, duration: float | None, stop: threading.Event) -> None:
+    from realtime.status import format_status
+
+    t0 = time.monotonic()
+    while not stop.wait(1.0):
+        print(format_status(pipeline.status()), flush=True)
+        if duration is not None and time.monotonic() - t0 >= duration:
+            break
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.lsl_loopback and args.lsl_config:
+        raise SystemExit("error: give --lsl-config or --lsl-loopback, not both")
+    configure_lsl(args)
+
+    from models.live import IncompatibleStreams
+    from realtime.pipeline import Pipeline, PipelineConfig
+    from realtime.sources import SourceError
+
+    config = PipelineConfig(
+        eeg=None if args.eeg == "none" else args.eeg, eeg_stream=args.eeg_stream, serial_port=args.serial_port,
+        board_args=args.board_args, camera=args.cam, model=args.model, device=args.device, hop=args.hop,
+        app_name=args.name, record=args.record,
+    )
+    pipeline = Pipeline(config)
+    try:
+        pipeline.start()
+    except (SourceError, FileNotFoundError, ValueError, KeyError, IncompatibleStreams) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if pipeline.camera_problem:
+        print(f"warning: camera {args.cam!r} not used: {pipeline.camera_problem}; EEG keeps running", file=sys.stderr)
+    if pipeline.model_problem:
+        print(f"warning: model {args.model!r} cannot run on these streams: {pipeline.model_problem}; "
+              "streams are still acquired and recorded", file=sys.stderr)
+    if args.record:
+        print(f"recording to {args.record}", file=sys.stderr)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        if args.no_gui:
+            run_headless(pipeline, args.duration, stop)
+        else:
+            try:
+                from realtime.dashboard import run_dashboard
+            except ImportError:
+                print("The dashboard is not available in this build; running headless.", file=sys.stderr)
+                run_headless(pipeline, args.duration, stop)
+            else:
+                run_dashboard(pipeline, duration=args.duration)
+    finally:
+        pipeline.stop()
+        if args.record:
+            print(f"session saved to {args.record}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""The checkpoint bundle: ``<name>.safetensors`` (weights) + ``<name>.json`` (manifest), written atomically.
+
+The manifest holds the format version, the ModelSpec (architecture = registry name, its
+constructor config, targets, input contract), whether the weights were trained, the
+normalisation statistics per modality, provenance (dataset, protocol, fold, metrics, code
+version, date) and the weights file's SHA-256. Loading rebuilds the network from the
+manifest through the registry and accepts the weights only if they are a genuine
+safetensors file with exactly the tensor names and shapes that network has; a pickle, a zip
+(torch.save) or a damaged file is refused with a message saying which. Nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from models import registry
+from models.base import EmotionModel
+from models.spec import ModelSpec
+
+FORMAT = "emolive-checkpoint"
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("format", "format_version", "spec", "trained", "normalisation", "provenance", "weights")
+Normalisation = dict[str, dict[str, list[float]]]
+
+
+class BundleError(ValueError):
+    """A checkpoint bundle is missing, damaged, unsafe or does not match its architecture."""
+
+
+@dataclass
+class Bundle:
+    """A loaded checkpoint: the network (eval mode) and everything its manifest says."""
+
+    model: EmotionModel
+    spec: ModelSpec
+    trained: bool
+    normalisation: Normalisation
+    provenance: dict[str, Any]
+    model_id: str
+    manifest_path: Path
+
+
+def code_version() -> str:
+    """``git describe --always --dirty`` of the source tree, or "unknown" outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"], cwd=Path(__file__).resolve().parent,
+            capture_output=True, text=True, timeout=5, check=True,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_normalisation(spec: ModelSpec, normalisation: Normalisation) -> None:
+    for modality, stats in normalisation.items():
+        if modality not in spec.inputs:
+            raise BundleError(f"normalisation for {modality!r}, which is not an input of {spec.architecture}")
+        dim = spec.inputs[modality].feature_dim
+        for key in ("mean", "std"):
+            if len(stats.get(key, ())) != dim:
+                raise BundleError(f"normalisation {modality}.{key} must have {dim} values")
+
+
+def save_bundle(
+    model: EmotionModel,
+    directory: str | Path,
+    name: str,
+    trained: bool,
+    normalisation: Normalisation | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``<directory>/<name>.safetensors`` then ``<name>.json`` (each atomically); return the manifest path.
+
+    ``provenance`` should give dataset, protocol, fold and metrics; code version and date are added.
+    """
+    if not model.architecture:
+        raise BundleError("the model was not built by models.registry.build, so it cannot be rebuilt from a manifest")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    spec = model.spec()
+    normalisation = {
+        m: {k: [float(v) for v in stats[k]] for k in ("mean", "std")} for m, stats in (normalisation or {}).items()
+    }
+    _check_normalisation(spec, normalisation)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    weights = directory / f"{name}.safetensors"
+    _atomic_write(weights, lambda tmp: save_file(tensors, str(tmp), metadata={"format": FORMAT}))
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "spec": spec.to_json(),
+        "trained": bool(trained),
+        "normalisation": normalisation,
+        "provenance": {
+            "dataset": None, "protocol": None, "fold": None, "metrics": {},
+            **(provenance or {}),
+            "code_version": code_version(),
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        },
+        "weights": {"file": weights.name, "sha256": _sha256(weights)},
+    }
+    text = json.dumps(manifest, indent=2, allow_nan=False)
+    path = directory / f"{name}.json"
+    _atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return path
+
+
+def resolve_manifest(path: str | Path) -> Path:
+    """The manifest a path designates: the .json itself, the .json beside a .safetensors, or in a directory
+    the only bundle there (the most recently written one when there are several)."""
+    path = Path(path)
+    if path.is_dir():
+        manifests = sorted((p for p in path.glob("*.json") if p.with_suffix(".safetensors").exists()),
+                           key=lambda p: p.stat().st_mtime)
+        if not manifests:
+            raise BundleError(f"no checkpoint bundle (<name>.json beside <name>.safetensors) in directory {path}")
+        return manifests[-1]
+    if path.suffix == ".safetensors":
+        path = path.with_suffix(".json")
+    if not path.is_file():
+        raise BundleError(f"checkpoint manifest {path} not found (a bundle is <name>.json + <name>.safetensors)")
+    return path
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"checkpoint manifest {path} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise BundleError(f"checkpoint manifest {path} must hold a JSON object")
+    missing = [k for k in REQUIRED_KEYS if k not in manifest]
+    if missing:
+        raise BundleError(f"checkpoint manifest {path} lacks required keys: {', '.join(missing)}")
+    if manifest["format"] != FORMAT:
+        raise BundleError(f"{path} is not a {FORMAT} manifest (format {manifest['format']!r})")
+    if not isinstance(manifest["format_version"], int) or manifest["format_version"] > FORMAT_VERSION:
+        raise BundleError(f"{path} has format version {manifest['format_version']!r}; this code reads up to "
+                          f"{FORMAT_VERSION}")
+    return manifest
+
+
+def _read_weights(path: Path, sha256: str | None) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise BundleError(f"weights file {path} not found")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x80"):
+        raise BundleError(f"weights file {path} is a Python pickle, not safetensors; refusing to load it "
+                          "(unpickling can run arbitrary code)")
+    if head.startswith(b"PK\x03\x04"):
+        raise BundleError(f"weights file {path} is a zip archive (a torch.save checkpoint?), not safetensors; "
+                          "refusing to load it (it would be unpickled)")
+    if sha256 is not None and _sha256(path) != sha256:
+        raise BundleError(f"weights file {path} does not match the SHA-256 in its manifest "
+                          "(replaced, truncated or from another bundle)")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise BundleError(f"weights file {path} is not a valid safetensors file: {exc}") from None
+
+
+def _check_tensors(arch: str, expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> None:
+    problems = [f"missing {k}" for k in expected if k not in found]
+    problems += [f"unexpected {k}" for k in found if k not in expected]
+    problems += [
+        f"{k} has shape {tuple(found[k].shape)}, the architecture needs {tuple(v.shape)}"
+        for k, v in expected.items() if k in found and found[k].shape != v.shape
+    ]
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise BundleError(f"weights do not fit architecture {arch}: {'; '.join(problems[:5])}{more}")
+
+
+def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
+    """Load and validate a bundle (see ``resolve_manifest`` for what ``path`` may be); the model is in eval mode."""
+    manifest_path = resolve_manifest(path)
+    manifest = _read_manifest(manifest_path)
+    try:
+        spec = ModelSpec.from_json(manifest["spec"])
+        model = registry.build(spec.architecture, **spec.config)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{manifest_path}: cannot rebuild the model from its manifest: {exc}") from None
+    if json.loads(json.dumps(model.spec().to_json())) != manifest["spec"]:
+        raise BundleError(f"{manifest_path}: the manifest's spec differs from what {spec.architecture} builds with "
+                          "its config (edited manifest or incompatible code version)")
+    weights = manifest["weights"]
+    if not isinstance(weights, dict) or "file" not in weights:
+        raise BundleError(f"{manifest_path}: 'weights' must name the weights file")
+    tensors = _read_weights(manifest_path.parent / weights["file"], weights.get("sha256"))
+    _check_tensors(spec.architecture, model.state_dict(), tensors)
+    model.load_state_dict(tensors, strict=True)
+    normalisation = manifest["normalisation"]
+    _check_normalisation(spec, normalisation)
+    sha = weights.get("sha256") or _sha256(manifest_path.parent / weights["file"])
+    return Bundle(
+        model=model.to(device).eval(),
+        spec=spec,
+        trained=bool(manifest["trained"]),
+        normalisation=normalisation,
+        provenance=dict(manifest["provenance"]),
+        model_id=f"{spec.architecture}@{sha[:8]}",
+        manifest_path=manifest_path,
+    )

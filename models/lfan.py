@@ -1,0 +1,97 @@
+"""LFAN, the leader-follower attentive network (thesis chapter 6, MODELS.md section 2): M TCNs + co-attention fusion.
+
+Per modality m a causal TCN gives X_m (B, T, D_m); linear Q, K, V maps (D_m -> d_k = 32) give
+per-step tokens; at every step the M queries attend over the M keys (an M x M map per step),
+and the result, plus V as a residual and LayerNorm (as the public code does; ``residual``),
+is the follower A (B, T, M * d_k). The output is Linear(concat(X_leader, A)) -> tanh per step.
+Everything is per step after the causal TCNs, so the model stays causal. The attention each
+modality receives (averaged over the M queries) is returned as ``modality_weights`` (B, T, M),
+ordered as ``spec().inputs`` (leader first).
+
+Registered as "lfan": face embedding (leader, TCN 256, 256, 128, 128) + EEG band power
+(TCN 128, 128), 96 steps at 4 Hz.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from models.channels import DEAP_CHANNELS
+from models.face_backbones import FER_EMBEDDING_DIM
+from models.registry import register
+from models.tcn import TCN, SequenceModel, step_outputs
+
+
+class LeaderFollowerFusion(nn.Module):
+    """Per-step co-attention across M modality encodings; returns (leader ++ follower, weights (B, T, M))."""
+
+    def __init__(self, dims: list[int], d_k: int, residual: bool) -> None:
+        super().__init__()
+        self.q = nn.ModuleList(nn.Linear(d, d_k) for d in dims)
+        self.k = nn.ModuleList(nn.Linear(d, d_k) for d in dims)
+        self.v = nn.ModuleList(nn.Linear(d, d_k) for d in dims)
+        self.norm = nn.LayerNorm(d_k) if residual else None
+        self.scale = d_k**-0.5
+
+    def forward(self, encodings: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        q = torch.stack([f(x) for f, x in zip(self.q, encodings, strict=True)], dim=2)  # (B, T, M, d_k)
+        k = torch.stack([f(x) for f, x in zip(self.k, encodings, strict=True)], dim=2)
+        v = torch.stack([f(x) for f, x in zip(self.v, encodings, strict=True)], dim=2)
+        attn = torch.softmax(q @ k.transpose(-1, -2) * self.scale, dim=-1)  # (B, T, M, M)
+        follower = attn @ v
+        if self.norm is not None:
+            follower = self.norm(follower + v)
+        return torch.cat([encodings[0], follower.flatten(2)], dim=-1), attn.mean(dim=2)
+
+
+class LFAN(SequenceModel):
+    """M modalities -> M causal TCNs -> leader-follower fusion -> Linear -> tanh: {target: (B, T)}, modality_weights."""
+
+    def __init__(
+        self,
+        branches: dict[str, dict[str, Any]],
+        leader: str,
+        eeg_channels: list[str] | None = None,
+        steps: int = 96,
+        step_rate: float = 4.0,
+        kernel_size: int = 5,
+        dropout: float = 0.1,
+        d_k: int = 32,
+        residual: bool = True,
+        targets: list[str] | None = None,
+    ) -> None:
+        if leader not in branches:
+            raise ValueError(f"leader {leader!r} is not one of the branches {', '.join(branches)}")
+        ordered = {leader: branches[leader], **{m: b for m, b in branches.items() if m != leader}}
+        super().__init__(ordered, eeg_channels or list(DEAP_CHANNELS), steps, step_rate, targets)
+        self.modalities = list(self.inputs)
+        self.tcns = nn.ModuleDict({
+            m: TCN(self.inputs[m].feature_dim, list(ordered[m]["channels"]), kernel_size, dropout)
+            for m in self.modalities
+        })
+        dims = [self.tcns[m].out_dim for m in self.modalities]
+        self.fusion = LeaderFollowerFusion(dims, d_k, residual)
+        self.head = nn.Linear(dims[0] + d_k * len(dims), len(self.targets))
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        fused, weights = self.fusion([self.tcns[m](inputs[m]) for m in self.modalities])
+        out = step_outputs(torch.tanh(self.head(fused)), self.targets)
+        out["modality_weights"] = weights
+        return out
+
+
+register(
+    "lfan",
+    {
+        "branches": {
+            "face": {"features": "frames", "feature_dim": FER_EMBEDDING_DIM, "channels": [256, 256, 128, 128]},
+            "eeg": {"features": "band_power", "channels": [128, 128]},
+        },
+        "leader": "face",
+        "eeg_channels": list(DEAP_CHANNELS),
+    },
+    "LFAN: face (leader) + EEG band power TCNs with leader-follower attentive fusion, continuous valence",
+)(LFAN)

@@ -1,0 +1,128 @@
+"""Causal temporal convolutional network (thesis, MODELS.md section 2) and the unimodal TCN regressors.
+
+Each residual block holds two weight-normalised dilated causal convolutions (padding
+(k-1)*dilation, then the right end chomped so step t sees inputs up to t only), ReLU and
+dropout, plus a 1x1 convolution on the residual when widths differ; dilation doubles per block.
+The regressor maps the TCN output at every step to valence (and arousal) in -1..1 (tanh).
+
+Registered: "tcn-eeg" (EEG band power, channels 128, 128) and "tcn-face" (face embedding,
+channels 256, 256, 128, 128); 96 steps at 4 Hz (MAHNOB's window). ``branches`` chooses the
+input features, e.g. ``{"eeg": {"features": "precomputed", "feature_dim": 128}}`` for MAHNOB's
+dataset features.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+from torch.nn.utils.parametrizations import weight_norm
+
+from models.base import EmotionModel
+from models.channels import DEAP_CHANNELS
+from models.face_backbones import FER_EMBEDDING_DIM
+from models.registry import register
+from models.spec import InputSpec, ModelSpec
+from models.transforms import sequence_inputs
+
+FALLBACK = "needs every input modality: a missing, stale or too short window raises MissingModality (no prediction)"
+
+
+class CausalConv(nn.Module):
+    """Weight-normalised Conv1d padded by (k-1)*dilation on both ends, right end chomped: causal, same length."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, dilation: int) -> None:
+        super().__init__()
+        self.chomp = (kernel - 1) * dilation
+        self.conv = weight_norm(nn.Conv1d(c_in, c_out, kernel, padding=self.chomp, dilation=dilation))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return y[..., : -self.chomp] if self.chomp else y
+
+
+class TemporalBlock(nn.Module):
+    """Two causal convolutions with ReLU and dropout, added to the (1x1-projected) input."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, dilation: int, dropout: float) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            CausalConv(c_in, c_out, kernel, dilation), nn.ReLU(), nn.Dropout(dropout),
+            CausalConv(c_out, c_out, kernel, dilation), nn.ReLU(), nn.Dropout(dropout),
+        )
+        self.residual = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.net(x) + self.residual(x))
+
+
+class TCN(nn.Module):
+    """(B, T, D) -> (B, T, channels[-1]); block i has dilation 2**i. Output at t depends on inputs <= t."""
+
+    def __init__(self, in_dim: int, channels: list[int], kernel: int = 5, dropout: float = 0.1) -> None:
+        super().__init__()
+        widths = [in_dim, *channels]
+        self.blocks = nn.Sequential(
+            *(TemporalBlock(widths[i], widths[i + 1], kernel, 2**i, dropout) for i in range(len(channels)))
+        )
+        self.out_dim = channels[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(x.transpose(1, 2)).transpose(1, 2)
+
+
+def step_outputs(y: torch.Tensor, targets: list[str]) -> dict[str, torch.Tensor]:
+    """(B, T, n_targets) -> {target: (B, T)}."""
+    return {t: y[..., i] for i, t in enumerate(targets)}
+
+
+class SequenceModel(EmotionModel):
+    """Common part of the per-step regressors: inputs from ``branches``, continuous targets, the spec."""
+
+    def __init__(self, branches: dict[str, dict[str, Any]], eeg_channels: list[str], steps: int, step_rate: float,
+                 targets: list[str] | None) -> None:
+        super().__init__()
+        self.targets = list(targets or ["valence"])
+        self.inputs: dict[str, InputSpec] = sequence_inputs(branches, steps, step_rate, eeg_channels)
+
+    def spec(self) -> ModelSpec:
+        return ModelSpec(self.architecture, self.config, {t: "continuous" for t in self.targets}, self.inputs,
+                         FALLBACK)
+
+
+class TCNRegressor(SequenceModel):
+    """One modality -> TCN -> Linear -> tanh at every step: {target: (B, T)} in -1..1."""
+
+    def __init__(
+        self,
+        branches: dict[str, dict[str, Any]],
+        channels: list[int],
+        eeg_channels: list[str] | None = None,
+        steps: int = 96,
+        step_rate: float = 4.0,
+        kernel_size: int = 5,
+        dropout: float = 0.1,
+        targets: list[str] | None = None,
+    ) -> None:
+        super().__init__(branches, eeg_channels or list(DEAP_CHANNELS), steps, step_rate, targets)
+        if len(self.inputs) != 1:
+            raise ValueError(f"a TCN regressor reads one modality, got {', '.join(self.inputs)}")
+        (self.modality, spec), = self.inputs.items()
+        self.tcn = TCN(spec.feature_dim, list(channels), kernel_size, dropout)
+        self.head = nn.Linear(self.tcn.out_dim, len(self.targets))
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return step_outputs(torch.tanh(self.head(self.tcn(inputs[self.modality]))), self.targets)
+
+
+register(
+    "tcn-eeg",
+    {"branches": {"eeg": {"features": "band_power"}}, "channels": [128, 128], "eeg_channels": list(DEAP_CHANNELS)},
+    "causal TCN on EEG band power (thesis), continuous valence per 4 Hz step",
+)(TCNRegressor)
+register(
+    "tcn-face",
+    {"branches": {"face": {"features": "frames", "feature_dim": FER_EMBEDDING_DIM}}, "channels": [256, 256, 128, 128]},
+    "causal TCN on face embeddings (thesis), continuous valence per 4 Hz step",
+)(TCNRegressor)

@@ -1,0 +1,287 @@
+"""The feature transforms by name: what an ``InputSpec.transform`` refers to, used live and offline alike.
+
+``compute_features(input_spec, modality_window)`` is the one entry point: it maps channels by
+name, checks the window (finite, long enough, not stale) and calls the named transform with
+the spec's params, returning (steps, feature_dim). The predictor calls it on live windows;
+offline training calls it on windows cut from recordings, so both see identical features.
+The ``*_input`` helpers build the InputSpecs the models use, with every parameter recorded.
+
+Transforms (name: input -> output per window):
+- ``eeg_raw``: EEG -> (T, C) average-referenced, band-passed, resampled to ``rate``, z-scored (ST-AlignNet).
+- ``eeg_band_power``: EEG -> (steps, C x 6) Welch band power of the 2 s ending at each 4 Hz step (thesis).
+- ``eeg_de``: EEG -> (steps, C x 5) differential entropy of 4 s windows (SEED).
+- ``frame_features``: per-frame vectors at irregular times -> (steps, D) by hold-last within a max gap.
+- ``precomputed``: feature rows already at the step rate (dataset features); cannot be computed live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from models import eeg_features as ef
+from models.channels import channel_map
+from models.contracts import ModalityWindow
+from models.live import IncompatibleStreams
+from models.resample import fill_from_nearest, hold_last, time_grid
+from models.spec import InputSpec, ModelSpec
+
+#: A sample stream whose newest sample is older than this (s) at the window's end is stale.
+STALE_SECONDS = 0.5
+
+
+class MissingModality(RuntimeError):
+    """A modality the model needs is absent, stale, too short or too sparse in this window."""
+
+
+class NotLive(IncompatibleStreams):
+    """The model's inputs are dataset features that cannot be computed from live streams."""
+
+
+def n_steps(spec: InputSpec) -> int:
+    """Steps on the model's time grid: window length x grid rate."""
+    return round(spec.window_seconds * spec.rate)
+
+
+# ---- the transforms ------------------------------------------------------------------------------------------------
+
+Compute = Callable[[np.ndarray, np.ndarray, float, InputSpec, float], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Transform:
+    """One named transform: the computation and what it needs from a stream."""
+
+    compute: Compute  # (data (n, channels) in spec order, timestamps, stream rate, spec, t_end) -> (steps, dim)
+    lookback_seconds: Callable[[InputSpec], float]  # stream seconds a window must hold
+    feature_dim: Callable[[InputSpec], int]
+    min_rate: Callable[[InputSpec], float]  # lowest stream rate that can feed it
+    uses_channels: bool = True  # data is mapped onto spec.channels by name first
+    live: bool = True
+
+
+def _need_samples(modality: str, data: np.ndarray, rate: float, seconds: float) -> None:
+    need = round(seconds * rate)
+    if data.shape[0] < need:
+        raise MissingModality(
+            f"{modality}: the window holds {data.shape[0] / rate:.2f} s, the model needs {seconds:.2f} s"
+        )
+
+
+def _eeg_raw(data: np.ndarray, ts: np.ndarray, rate: float, spec: InputSpec, t_end: float) -> np.ndarray:
+    _need_samples(spec.modality, data, rate, spec.window_seconds)
+    keep = round((spec.window_seconds + spec.params["margin_seconds"]) * rate)
+    return ef.raw_window(data[-keep:], rate, spec.rate, n_steps(spec), spec.params["band"])
+
+
+def _spectral(kind: str) -> Compute:
+    def compute(data: np.ndarray, ts: np.ndarray, rate: float, spec: InputSpec, t_end: float) -> np.ndarray:
+        _need_samples(spec.modality, data, rate, _stepped_lookback(spec))
+        p = spec.params
+        ends = ef.window_ends(data.shape[0], rate, n_steps(spec), 1.0 / spec.rate)
+        if kind == "de":
+            return ef.differential_entropy_features(data, rate, ends, p["window_seconds"], p["segment_seconds"],
+                                                    p["bands"])
+        return ef.band_power_features(data, rate, ends, p["window_seconds"], p["segment_seconds"], p["bands"],
+                                      p["relative"])
+
+    return compute
+
+
+def _stepped_lookback(spec: InputSpec) -> float:
+    return (n_steps(spec) - 1) / spec.rate + spec.params["window_seconds"]
+
+
+def _frames(data: np.ndarray, ts: np.ndarray, rate: float, spec: InputSpec, t_end: float) -> np.ndarray:
+    p = spec.params
+    values, valid = hold_last(data, ts, time_grid(t_end, n_steps(spec), spec.rate), p["max_gap_seconds"])
+    missing = 1.0 - valid.mean()
+    if missing > p["max_missing_fraction"]:
+        newest = f"newest frame {t_end - ts[-1]:.1f} s old" if ts.size else "no frame at all"
+        raise MissingModality(
+            f"{spec.modality}: {missing:.0%} of the {spec.window_seconds:g} s window has no frame within "
+            f"{p['max_gap_seconds']:g} s ({newest}; at most {p['max_missing_fraction']:.0%} may be missing)"
+        )
+    return fill_from_nearest(values, valid)
+
+
+def _precomputed(data: np.ndarray, ts: np.ndarray, rate: float, spec: InputSpec, t_end: float) -> np.ndarray:
+    steps = n_steps(spec)
+    if data.shape[0] < steps:
+        raise MissingModality(f"{spec.modality}: {data.shape[0]} feature rows, the model needs {steps}")
+    return data[-steps:]
+
+
+TRANSFORMS: dict[str, Transform] = {
+    "eeg_raw": Transform(
+        _eeg_raw,
+        lookback_seconds=lambda s: s.window_seconds + s.params["margin_seconds"],
+        feature_dim=lambda s: len(s.channels),
+        min_rate=lambda s: 2.0 * s.params["band"][1] + 1e-9,
+    ),
+    "eeg_band_power": Transform(
+        _spectral("band_power"),
+        lookback_seconds=_stepped_lookback,
+        feature_dim=lambda s: len(s.channels) * len(s.params["bands"]),
+        min_rate=lambda s: 2.0 * max(b[1] for b in s.params["bands"]),
+    ),
+    "eeg_de": Transform(
+        _spectral("de"),
+        lookback_seconds=_stepped_lookback,
+        feature_dim=lambda s: len(s.channels) * len(s.params["bands"]),
+        min_rate=lambda s: 2.0 * max(b[1] for b in s.params["bands"]),
+    ),
+    "frame_features": Transform(
+        _frames,
+        lookback_seconds=lambda s: s.window_seconds + s.params["max_gap_seconds"],
+        feature_dim=lambda s: s.feature_dim,
+        min_rate=lambda s: 0.0,
+        uses_channels=False,
+    ),
+    "precomputed": Transform(
+        _precomputed,
+        lookback_seconds=lambda s: s.window_seconds,
+        feature_dim=lambda s: s.feature_dim,
+        min_rate=lambda s: 0.0,
+        uses_channels=False,
+        live=False,
+    ),
+}
+
+
+def get_transform(name: str) -> Transform:
+    try:
+        return TRANSFORMS[name]
+    except KeyError:
+        raise KeyError(f"unknown feature transform {name!r}; known: {', '.join(sorted(TRANSFORMS))}") from None
+
+
+def compute_features(
+    spec: InputSpec, window: ModalityWindow, t_end: float | None = None, interpolate: bool = False
+) -> np.ndarray:
+    """The features of one modality window as (steps, feature_dim) float32, by the transform ``spec`` names.
+
+    ``t_end`` is the instant the window ends (the newest sample's time when omitted);
+    ``interpolate`` allows spherical-spline estimates of missing EEG channels.
+    """
+    transform = get_transform(spec.transform)
+    if window.n_samples == 0:
+        raise MissingModality(f"{spec.modality}: the window is empty")
+    t_end = float(window.timestamps[-1]) if t_end is None else t_end
+    if transform.uses_channels and t_end - window.timestamps[-1] > STALE_SECONDS:
+        raise MissingModality(f"{spec.modality}: stale, newest sample {t_end - window.timestamps[-1]:.2f} s old")
+    data = np.asarray(window.data, dtype=np.float64)
+    bad = ~np.isfinite(data).all(axis=0)
+    if bad.any():
+        names = [window.channels[i] if window.channels else str(i) for i in np.flatnonzero(bad)]
+        raise ValueError(f"{spec.modality}: NaN or infinite samples in channels {', '.join(names)}")
+    if transform.uses_channels:
+        data = channel_map(window.channels, spec.channels, interpolate).apply(data)
+    elif data.shape[1] != spec.feature_dim:
+        raise IncompatibleStreams(f"{spec.modality}: {data.shape[1]} features per sample, the model needs "
+                                  f"{spec.feature_dim}")
+    out = transform.compute(data, np.asarray(window.timestamps, dtype=np.float64), window.rate, spec, t_end)
+    expected = (n_steps(spec), transform.feature_dim(spec))
+    if out.shape != expected:
+        raise RuntimeError(f"{spec.transform} gave {out.shape}, the spec says {expected}")
+    return out.astype(np.float32)
+
+
+def check_live(spec: ModelSpec, model_id: str) -> None:
+    """Raise NotLive when some input of ``spec`` can only come from precomputed dataset features."""
+    offline = [f"{m} ({i.transform})" for m, i in spec.inputs.items() if not get_transform(i.transform).live]
+    if offline:
+        raise NotLive(f"model {model_id} reads dataset features that cannot be computed from live streams: "
+                      f"{', '.join(offline)}")
+
+
+# ---- the InputSpecs the models use -----------------------------------------------------------------------------
+
+
+def _spec(modality: str, transform: str, window_seconds: float, rate: float, channels: Sequence[str] = (),
+          params: dict[str, Any] | None = None, feature_dim: int = 0) -> InputSpec:
+    spec = InputSpec(modality, float(window_seconds), float(rate), transform, tuple(channels), dict(params or {}),
+                     int(feature_dim))
+    return replace(spec, feature_dim=get_transform(transform).feature_dim(spec))
+
+
+def eeg_raw_input(channels: Sequence[str], window_seconds: float = 1.0, rate: float = 128.0,
+                  band: Sequence[float] = (4.0, 45.0), margin_seconds: float = 1.0) -> InputSpec:
+    """ST-AlignNet's EEG input: ``window_seconds`` resampled to ``rate`` (T = window x rate steps)."""
+    return _spec("eeg", "eeg_raw", window_seconds, rate, channels,
+                 {"band": [float(b) for b in band], "margin_seconds": float(margin_seconds)})
+
+
+def band_power_input(channels: Sequence[str], steps: int = 96, step_rate: float = 4.0, relative: bool = True,
+                     window_seconds: float = 2.0, segment_seconds: float = 1.0,
+                     bands: Sequence[Sequence[float]] = ef.THESIS_BANDS) -> InputSpec:
+    """Thesis EEG band power: ``steps`` steps at ``step_rate`` Hz, each from the ``window_seconds`` ending at it."""
+    params = {"window_seconds": float(window_seconds), "segment_seconds": float(segment_seconds),
+              "bands": [[float(lo), float(hi)] for lo, hi in bands], "relative": bool(relative)}
+    return _spec("eeg", "eeg_band_power", steps / step_rate, step_rate, channels, params)
+
+
+def de_input(channels: Sequence[str], steps: int = 1, window_seconds: float = 4.0, segment_seconds: float = 1.0,
+             bands: Sequence[Sequence[float]] = ef.SEED_BANDS) -> InputSpec:
+    """SEED differential entropy: ``steps`` non-overlapping windows of ``window_seconds``."""
+    params = {"window_seconds": float(window_seconds), "segment_seconds": float(segment_seconds),
+              "bands": [[float(lo), float(hi)] for lo, hi in bands]}
+    return _spec("eeg", "eeg_de", steps * window_seconds, 1.0 / window_seconds, channels, params)
+
+
+def frames_input(modality: str, feature_dim: int, steps: int, step_rate: float, max_gap_seconds: float = 0.5,
+                 max_missing_fraction: float = 0.5) -> InputSpec:
+    """Per-frame vectors (face embeddings, expression probabilities) held onto ``steps`` steps at ``step_rate``."""
+    params = {"max_gap_seconds": float(max_gap_seconds), "max_missing_fraction": float(max_missing_fraction)}
+    return _spec(modality, "frame_features", steps / step_rate, step_rate, params=params, feature_dim=feature_dim)
+
+
+def precomputed_input(modality: str, feature_dim: int, steps: int = 96, step_rate: float = 4.0) -> InputSpec:
+    """Dataset features already at ``step_rate`` (e.g. MAHNOB's eeg_band_feats_full, 128-d); offline only."""
+    return _spec(modality, "precomputed", steps / step_rate, step_rate, feature_dim=feature_dim)
+
+
+def sequence_inputs(branches: dict[str, dict[str, Any]], steps: int, step_rate: float,
+                    eeg_channels: Sequence[str] = ()) -> dict[str, InputSpec]:
+    """The per-step inputs of a sequence model, one per branch ``{modality: {"features": kind, "feature_dim": n}}``.
+
+    kind is band_power | de (EEG, from ``eeg_channels``) | frames (per-frame vectors) | precomputed (dataset rows).
+    """
+    inputs = {}
+    for modality, branch in branches.items():
+        kind, dim = branch["features"], int(branch.get("feature_dim", 0))
+        if kind == "band_power":
+            inputs[modality] = band_power_input(eeg_channels, steps, step_rate)
+        elif kind == "de":
+            inputs[modality] = de_input(eeg_channels, steps, window_seconds=1.0 / step_rate)
+        elif kind == "frames":
+            inputs[modality] = frames_input(modality, dim, steps, step_rate)
+        elif kind == "precomputed":
+            inputs[modality] = precomputed_input(modality, dim, steps, step_rate)
+        else:
+            raise ValueError(f"{modality}: unknown feature kind {kind!r}; use band_power, de, frames or precomputed")
+    return inputs
+
+
+# ---- normalisation statistics (fitted on training data only) -------------------------------------------------------
+
+
+def fit_normalisation(features: np.ndarray) -> dict[str, list[float]]:
+    """Per-feature mean and std over every leading axis of (..., feature_dim) training features."""
+    flat = np.asarray(features, dtype=np.float64).reshape(-1, features.shape[-1])
+    std = flat.std(axis=0)
+    return {"mean": flat.mean(axis=0).tolist(), "std": np.where(std > 1e-12, std, 1.0).tolist()}
+
+
+def normalise(features: np.ndarray, stats: dict[str, Sequence[float]] | None) -> np.ndarray:
+    """(x - mean) / std per feature; unchanged when ``stats`` is None."""
+    if stats is None:
+        return features
+    mean = np.asarray(stats["mean"], dtype=features.dtype)
+    std = np.asarray(stats["std"], dtype=features.dtype)
+    if mean.shape != features.shape[-1:]:
+        raise ValueError(f"normalisation has {mean.size} features, the input {features.shape[-1]}")
+    return (features - mean) / std

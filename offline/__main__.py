@@ -1,0 +1,84 @@
+"""Command line of the offline side: ``python -m offline train|report|deploy`` (see ``--help`` of each)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from offline.config import parse_model_overrides, parse_overrides
+from offline.splits import PROTOCOLS
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m offline", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train and evaluate a registered model on a dataset under a protocol")
+    t.add_argument("--dataset", required=True, choices=["deap", "mahnob", "mahnob-features", "seedv"])
+    t.add_argument("--root", required=True, help="the dataset folder as distributed")
+    t.add_argument("--model", required=True, help="registered model name (models.registry.names())")
+    t.add_argument("--protocol", required=True, choices=PROTOCOLS)
+    t.add_argument("--test-subjects", nargs="*", default=[], help="holdout: subject ids to test on (e.g. s01 P02)")
+    t.add_argument("--out", required=True, help="run folder (runs/NAME); an existing one is resumed")
+    t.add_argument("--set", dest="train_set", action="append", default=[], metavar="KEY=VALUE",
+                   help="training setting override, e.g. --set epochs=5 --set lr=1e-3 (see offline.config)")
+    t.add_argument("--model-set", action="append", default=[], metavar="KEY=JSON",
+                   help="model constructor override, e.g. --model-set d_model=16")
+    t.add_argument("--device", default=None, help="auto (CUDA when present), cpu or cuda")
+    t.add_argument("--subjects", nargs="*", default=None, help="read only these subjects")
+    t.add_argument("--source", default=None, help="DEAP: preprocessed | original | auto")
+    t.add_argument("--no-final", action="store_true", help="skip training the final deployable model")
+    t.add_argument("--max-folds", type=int, default=0, help="run only the first N folds (a documented subset)")
+    r = sub.add_parser("report", help="(re)write metrics.json, CSVs and plots of a run folder")
+    r.add_argument("run")
+    d = sub.add_parser("deploy", help="copy a run's model bundle atomically into the live app's model folder")
+    d.add_argument("run")
+    d.add_argument("--to", required=True, help="target folder (the live app's --model DIR / hot-swap folder)")
+    d.add_argument("--name", default=None, help="bundle name in the target (default: the run folder's name)")
+    return p
+
+
+def _headline(metrics: dict) -> str:
+    lines = []
+    for target, m in metrics["targets"].items():
+        s = m["summary"]["per_subject"]
+        keys = ("ccc", "pcc", "rmse") if m["kind"] == "continuous" else ("accuracy", "balanced_accuracy", "f1")
+        parts = [f"{k} {s[k]['mean']:.3f} +/- {s[k]['std']:.3f} [{s[k]['ci95_low']:.3f}, {s[k]['ci95_high']:.3f}]"
+                 for k in keys]
+        lines.append(f"{target} (per subject, n={s[keys[0]]['n']}): " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "train":
+        from offline.runner import Run, RunSpec
+
+        overrides = parse_overrides(args.train_set)
+        if args.device:
+            overrides["device"] = args.device
+        options = {}
+        if args.subjects:
+            options["subjects"] = args.subjects
+        if args.source:
+            options["source"] = args.source
+        spec = RunSpec(args.dataset, args.root, args.model, args.protocol, args.out, list(args.test_subjects),
+                       parse_model_overrides(args.model_set), overrides, options, not args.no_final, args.max_folds)
+        metrics = Run(spec).execute()
+        print(_headline(metrics))
+        print(f"report: {Path(args.out) / 'metrics.json'}")
+    elif args.command == "report":
+        from offline.report import write_report
+
+        print(_headline(write_report(args.run)))
+    elif args.command == "deploy":
+        from offline.export import deploy
+
+        path = deploy(Path(args.run), Path(args.to), args.name)
+        print(json.dumps({"deployed": str(path)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

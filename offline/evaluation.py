@@ -1,0 +1,101 @@
+"""Scores of one fold's predictions: per window, per trial and per subject, for every target of the model.
+
+Classification: a window's class is its arg-max; a trial's is the arg-max of its windows' mean
+probability (no threshold is tuned anywhere). Continuous: window outputs are restored in place
+and averaged per step (the thesis's way), then RMSE / PCC / CCC per trial, averaged per subject.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from models.losses import regression_metrics
+from offline.aggregation import accuracy, balanced_accuracy, confusion, macro_f1, restore_steps
+from offline.trials import Trial
+from offline.windowing import WindowSet, is_classification
+
+
+def classification_scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, float]:
+    return {"accuracy": accuracy(y_true, y_pred), "balanced_accuracy": balanced_accuracy(y_true, y_pred),
+            "f1": macro_f1(y_true, y_pred, n_classes), "n": int(len(y_true))}
+
+
+def restored_traces(trials: list[Trial], ws: WindowSet, values: np.ndarray, target: str
+                    ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per trial index: (restored prediction, true trace) over the steps some window covers."""
+    out = {}
+    for index in np.unique(ws.trial):
+        rows = np.flatnonzero(ws.trial == index)
+        truth = trials[index].traces[target].data[:, 0].astype(np.float64)
+        pred = restore_steps([values[r] for r in rows], ws.start_step[rows].tolist(), truth.size)
+        covered = np.isfinite(pred)
+        out[int(index)] = (pred[covered], truth[covered])
+    return out
+
+
+def evaluate(trials: list[Trial], ws: WindowSet, predictions: dict[str, np.ndarray],
+             targets: dict[str, str]) -> dict[str, Any]:
+    """Scores of ``predictions`` on ``ws``: {"windows", "trials", "subjects", "pooled"} per target."""
+    result: dict[str, Any] = {"targets": {}}
+    for target, kind in targets.items():
+        pred = predictions[target]
+        per_trial: list[dict[str, Any]] = []
+        if is_classification(kind):
+            n_classes = pred.shape[1]
+            y = ws.targets[target]
+            windows = classification_scores(y, pred.argmax(1), n_classes)
+            for index in np.unique(ws.trial):
+                rows = ws.trial == index
+                prob = pred[rows].mean(0)
+                per_trial.append({"subject": trials[index].subject, "trial": trials[index].trial,
+                                  "true": int(y[rows][0]), "pred": int(prob.argmax()), "prob": prob.tolist()})
+            t_true = np.array([r["true"] for r in per_trial])
+            t_pred = np.array([r["pred"] for r in per_trial])
+            pooled = classification_scores(t_true, t_pred, n_classes)
+            pooled["confusion"] = confusion(t_true, t_pred, n_classes).tolist()
+            by_subject = defaultdict(list)
+            for r in per_trial:
+                by_subject[r["subject"]].append(r)
+            subjects = {s: classification_scores(np.array([r["true"] for r in rs]), np.array([r["pred"] for r in rs]),
+                                                 n_classes) for s, rs in by_subject.items()}
+        else:
+            traces = restored_traces(trials, ws, pred, target)
+            windows = {}
+            for index, (p, t) in traces.items():
+                per_trial.append({"subject": trials[index].subject, "trial": trials[index].trial,
+                                  "steps": int(p.size), **regression_metrics(p, t)})
+            pooled = {k: float(np.nanmean([r[k] for r in per_trial])) for k in ("rmse", "pcc", "ccc")}
+            by_subject = defaultdict(list)
+            for r in per_trial:
+                by_subject[r["subject"]].append(r)
+            subjects = {s: {k: float(np.nanmean([r[k] for r in rs])) for k in ("rmse", "pcc", "ccc")} | {"n": len(rs)}
+                        for s, rs in by_subject.items()}
+        result["targets"][target] = {"kind": kind, "windows": windows, "trials": per_trial, "pooled": pooled,
+                                     "subjects": subjects}
+    return result
+
+
+def validation_score(trials: list[Trial], targets: dict[str, str]):
+    """The early-stopping score on validation windows: mean per-trial CCC (continuous), minus mean
+    cross-entropy of the windows (classification); averaged over targets, higher is better."""
+
+    def score_for(ws: WindowSet):
+        def score(predictions: dict[str, np.ndarray]) -> float:
+            values = []
+            for target, kind in targets.items():
+                pred = predictions[target]
+                if is_classification(kind):
+                    p = pred[np.arange(len(pred)), ws.targets[target]]
+                    values.append(float(np.mean(np.log(np.clip(p, 1e-7, 1.0)))))
+                else:
+                    scores = [regression_metrics(p, t)["ccc"] for p, t in
+                              restored_traces(trials, ws, pred, target).values()]
+                    values.append(float(np.nanmean(scores)))
+            return float(np.mean(values))
+
+        return score
+
+    return score_for

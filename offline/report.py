@@ -1,0 +1,138 @@
+"""A run's report from its folder: ``metrics.json`` (per fold and summary), a CSV per subject, plots.
+
+Summaries count subjects as the independent units: mean +/- std over subjects with a bootstrap
+95 % interval; for classification also the pooled trial-level scores with the binomial 95 %
+interval a chance classifier would reach on as many trials. Plots use matplotlib's Agg backend.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from offline.aggregation import chance_interval, confusion, restore_steps, summarise
+from offline.evaluation import classification_scores
+
+CLASS_METRICS = ("accuracy", "balanced_accuracy", "f1")
+REG_METRICS = ("ccc", "pcc", "rmse")
+
+
+def _load_results(run_dir: Path) -> list[dict[str, Any]]:
+    results = [json.loads(p.read_text()) for p in sorted((run_dir / "folds").glob("*/result.json"))]
+    if not results:
+        raise FileNotFoundError(f"{run_dir}: no finished fold (folds/*/result.json)")
+    return results
+
+
+def _summarise_target(target: str, kind: str, results: list[dict[str, Any]]) -> tuple[dict, list[dict]]:
+    trials = [r for res in results for r in res["scores"]["targets"][target]["trials"]]
+    by_subject: dict[str, list[dict]] = defaultdict(list)
+    for r in trials:
+        by_subject[r["subject"]].append(r)
+    folds = {res["fold"]: res["scores"]["targets"][target]["pooled"] for res in results}
+    if kind == "continuous":
+        rows = [{"subject": s, "trials": len(rs), **{m: float(np.nanmean([r[m] for r in rs])) for m in REG_METRICS}}
+                for s, rs in sorted(by_subject.items())]
+        summary = {"per_subject": {m: summarise([row[m] for row in rows]) for m in REG_METRICS},
+                   "per_trial": {m: summarise([r[m] for r in trials]) for m in REG_METRICS}}
+    else:
+        n_classes = len(trials[0]["prob"])
+        rows = []
+        for s, rs in sorted(by_subject.items()):
+            scores = classification_scores(np.array([r["true"] for r in rs]), np.array([r["pred"] for r in rs]),
+                                           n_classes)
+            rows.append({"subject": s, "trials": len(rs), **{m: scores[m] for m in CLASS_METRICS}})
+        y_true = np.array([r["true"] for r in trials])
+        y_pred = np.array([r["pred"] for r in trials])
+        pooled = classification_scores(y_true, y_pred, n_classes)
+        lo, hi = chance_interval(len(trials), 1.0 / n_classes)
+        summary = {"per_subject": {m: summarise([row[m] for row in rows]) for m in CLASS_METRICS},
+                   "pooled_trials": pooled, "chance_interval_95": [lo, hi],
+                   "confusion": confusion(y_true, y_pred, n_classes).tolist(),
+                   "windows": {m: summarise([res["scores"]["targets"][target]["windows"][m] for res in results])
+                               for m in CLASS_METRICS}}
+    summary["per_fold"] = {m: summarise([f[m] for f in folds.values()])
+                           for m in (REG_METRICS if kind == "continuous" else CLASS_METRICS)}
+    return {"kind": kind, "summary": summary, "folds": folds}, rows
+
+
+def write_report(run_dir: str | Path) -> dict[str, Any]:
+    """(Re)write metrics.json, subjects_<target>.csv and plots/ from the run folder; returns the metrics."""
+    run_dir = Path(run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    results = _load_results(run_dir)
+    metrics: dict[str, Any] = {"run": config["run"], "train": config["train"], "n_folds": len(results),
+                               "folds": [{"fold": r["fold"], "best_epoch": r["best_epoch"], "val_score": r["val_score"],
+                                          "test_subjects": sorted({t.split("/")[0] for t in r["trials"]["test"]})}
+                                         for r in results], "targets": {}}
+    for target, kind in config["model"]["targets"].items():
+        metrics["targets"][target], rows = _summarise_target(target, kind, results)
+        _write_csv(run_dir / f"subjects_{target}.csv", rows)
+        _plots(run_dir, target, kind, rows, metrics["targets"][target], results)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    return metrics
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _plots(run_dir: Path, target: str, kind: str, rows: list[dict], metrics: dict, results: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = run_dir / "plots"
+    folder.mkdir(exist_ok=True)
+    metric = "ccc" if kind == "continuous" else "balanced_accuracy"
+    fig, ax = plt.subplots(figsize=(max(4, 0.4 * len(rows) + 2), 3))
+    ax.bar([r["subject"] for r in rows], [r[metric] for r in rows])
+    ax.set_ylabel(metric)
+    ax.set_title(f"{target}: test {metric} per subject")
+    ax.tick_params(axis="x", rotation=90)
+    fig.tight_layout()
+    fig.savefig(folder / f"subjects_{target}.png", dpi=100)
+    plt.close(fig)
+    if kind == "continuous":
+        _trace_plot(plt, folder / f"traces_{target}.png", target, run_dir, results)
+    else:
+        m = np.asarray(metrics["summary"]["confusion"])
+        fig, ax = plt.subplots(figsize=(3.5, 3))
+        ax.imshow(m, cmap="Blues")
+        for (i, j), v in np.ndenumerate(m):
+            ax.text(j, i, str(v), ha="center", va="center")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"{target}: test trials")
+        fig.tight_layout()
+        fig.savefig(folder / f"confusion_{target}.png", dpi=100)
+        plt.close(fig)
+
+
+def _trace_plot(plt, path: Path, target: str, run_dir: Path, results: list[dict], n: int = 4) -> None:
+    """Restored prediction vs truth for the first trial of the first ``n`` folds."""
+    fig, axes = plt.subplots(min(n, len(results)), 1, figsize=(7, 1.8 * min(n, len(results))), squeeze=False)
+    for ax, res in zip(axes[:, 0], results, strict=False):
+        with np.load(run_dir / "folds" / res["fold"] / "predictions.npz") as z:
+            trial, start = z["trial"], z["start_step"]
+            rows = np.flatnonzero(trial == trial[0])
+            pred, true = z[f"pred_{target}"][rows], z[f"true_{target}"][rows]
+        length = int(start[rows].max() + pred.shape[1])
+        offset = start[rows]
+        ax.plot(restore_steps(list(true), offset.tolist(), length), label="true", color="k")
+        ax.plot(restore_steps(list(pred), offset.tolist(), length), label="predicted", color="tab:red")
+        ax.set_title(f"fold {res['fold']}: first test trial", fontsize=8)
+        ax.set_ylim(-1, 1)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

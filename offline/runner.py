@@ -1,0 +1,197 @@
+"""One training run: read a dataset, cut windows once, then per fold normalise, train, test and save; finally report.
+
+The run folder holds everything needed to resume (``config.json``, per-fold training state and
+results) and to report (per-fold predictions). Features are computed once for all trials
+(nothing in them is fitted); everything fitted - normalisation, weights, the chosen epoch - is
+fitted per fold on that fold's training (and validation) trials only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from models import registry
+from models.transforms import fit_normalisation, normalise
+from offline import datasets
+from offline.config import SUBJECT_DEPENDENT, TrainConfig, paper_defaults
+from offline.evaluation import evaluate, validation_score
+from offline.export import save_model
+from offline.splits import Fold, make_folds
+from offline.trials import Trial
+from offline.windowing import WindowSet, is_classification, make_windows, trial_class
+
+#: Datasets whose signals are feature rows already at the model's step rate.
+FEATURE_DATASETS = ("mahnob-features", "seedv")
+
+
+@dataclass
+class RunSpec:
+    dataset: str
+    root: str
+    model: str
+    protocol: str
+    out: str
+    test_subjects: list[str] = field(default_factory=list)
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    train_overrides: dict[str, str] = field(default_factory=dict)
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    final_model: bool = True
+    max_folds: int = 0  # 0 = every fold; otherwise the first N (a documented subset)
+
+
+def adapt_model_overrides(spec: RunSpec, trials: list[Trial]) -> dict[str, Any]:
+    """For feature datasets, feed every branch of a sequence model from the dataset's precomputed rows."""
+    overrides = dict(spec.model_overrides)
+    defaults = registry.get(spec.model).defaults
+    if spec.dataset in FEATURE_DATASETS and "branches" in defaults and "branches" not in overrides:
+        branches = {}
+        for modality, branch in defaults["branches"].items():
+            if modality not in trials[0].signals:
+                raise KeyError(f"model {spec.model} needs {modality!r}; {spec.dataset} has {', '.join(trials[0].signals)}")
+            branches[modality] = {**branch, "features": "precomputed",
+                                  "feature_dim": int(trials[0].signals[modality].data.shape[1])}
+        overrides["branches"] = branches
+    return overrides
+
+
+def _n_classes(model: torch.nn.Module, targets: dict[str, str]) -> dict[str, int]:
+    return {t: int(getattr(model, "config", {}).get("n_classes", 2)) for t, k in targets.items() if is_classification(k)}
+
+
+def _strata(trials: list[Trial], targets: dict[str, str]) -> list[int]:
+    first = next(((t, k) for t, k in targets.items() if is_classification(k)), None)
+    return [trial_class(tr, *first) if first else 0 for tr in trials]
+
+
+def _normalise_set(ws: WindowSet, stats: dict[str, dict[str, list[float]]]) -> WindowSet:
+    return WindowSet({m: normalise(v, stats[m]).astype(np.float32) for m, v in ws.inputs.items()}, ws.targets,
+                     ws.trial, ws.start_step)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=float))
+    os.replace(tmp, path)
+
+
+class Run:
+    """A run folder and what it trains; ``execute()`` does every fold not done yet, then the report."""
+
+    def __init__(self, spec: RunSpec) -> None:
+        self.spec = spec
+        self.out = Path(spec.out)
+        self.trials = datasets.read(spec.dataset, spec.root, **spec.dataset_options)
+        self.model_overrides = adapt_model_overrides(spec, self.trials)
+        prototype = registry.build(spec.model, **self.model_overrides)
+        self.model_spec = prototype.spec()
+        self.targets = self.model_spec.targets
+        self.n_classes = _n_classes(prototype, self.targets)
+        self.cfg: TrainConfig = paper_defaults(spec.model, spec.protocol).with_overrides(spec.train_overrides)
+        self.device = _device(self.cfg.device)
+        if self.cfg.num_threads:
+            torch.set_num_threads(self.cfg.num_threads)
+        self.folds = make_folds(spec.protocol, self.trials, _strata(self.trials, self.targets), spec.test_subjects,
+                                k=self.cfg.k, val_fraction=self.cfg.val_fraction, seed=self.cfg.seed)
+        if spec.max_folds:
+            self.folds = self.folds[: spec.max_folds]
+
+    def _check_config(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        config = {"run": asdict(self.spec), "train": self.cfg.to_json(), "model": self.model_spec.to_json()}
+        path = self.out / "config.json"
+        if path.is_file():
+            old = json.loads(path.read_text())
+            if old["run"] | {"out": ""} != config["run"] | {"out": ""} or old["train"] != config["train"]:
+                raise ValueError(f"{path}: this run folder holds a different run; choose another --out or delete it")
+        _write_json(path, config)
+
+    def execute(self) -> dict[str, Any]:
+        """Train and test every fold (skipping finished ones), the final model, then write the report."""
+        from offline.report import write_report
+
+        self._check_config()
+        windows = make_windows(self.trials, range(len(self.trials)), self.model_spec, self.cfg.hop_seconds)
+        for i, fold in enumerate(tqdm(self.folds, desc=f"{self.spec.model} {self.spec.protocol}", disable=None)):
+            folder = self.out / "folds" / fold.name
+            if not (folder / "result.json").is_file():
+                self._run_fold(fold, i, windows, folder)
+        if self.spec.final_model and not (self.out / "model" / "manifest.json").is_file():
+            self._train_final(windows)
+        return write_report(self.out)
+
+    def _fit(self, fold: Fold, seed: int, windows: WindowSet, folder: Path):
+        from offline.training import fit
+
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        train = windows.subset(np.isin(windows.trial, fold.train))
+        val = windows.subset(np.isin(windows.trial, fold.val))
+        if not len(train) or not len(val):
+            raise ValueError(f"fold {fold.name}: {len(train)} training and {len(val)} validation windows")
+        stats = {m: fit_normalisation(v) for m, v in train.inputs.items()}  # training windows only
+        train, val = _normalise_set(train, stats), _normalise_set(val, stats)
+        model = registry.build(self.spec.model, **self.model_overrides)
+        cfg = self.cfg if seed == self.cfg.seed else TrainConfig(**{**self.cfg.to_json(), "seed": seed})
+        score = validation_score(self.trials, self.targets)(val)
+        result = fit(model, train, val, score, cfg, self.device, folder / "state", desc=fold.name,
+                     n_classes=self.n_classes)
+        return model, stats, result
+
+    def _run_fold(self, fold: Fold, index: int, windows: WindowSet, folder: Path) -> None:
+        from offline.training import predict
+
+        model, stats, result = self._fit(fold, self.cfg.seed + index, windows, folder)
+        test = _normalise_set(windows.subset(np.isin(windows.trial, fold.test)), stats)
+        predictions = predict(model, test, self.device, amp=self.cfg.amp)
+        scores = evaluate(self.trials, test, predictions, self.targets)
+        np.savez_compressed(folder / "predictions.npz", trial=test.trial, start_step=test.start_step,
+                            **{f"pred_{t}": v for t, v in predictions.items()},
+                            **{f"true_{t}": v for t, v in test.targets.items()})
+        provenance = {"dataset": self.spec.dataset, "protocol": self.spec.protocol, "fold": fold.name,
+                      "test_subjects": sorted({self.trials[i].subject for i in fold.test}),
+                      "best_epoch": result.best_epoch, "val_score": result.best_score}
+        save_model(folder / "model", model, stats, provenance)
+        _write_json(folder / "result.json", {
+            "fold": fold.name, "subject": fold.subject, "best_epoch": result.best_epoch,
+            "val_score": result.best_score, "history": result.history,
+            "train_windows_per_second": result.windows_per_second,
+            "trials": {side: [self.trials[i].key for i in getattr(fold, side)] for side in ("train", "val", "test")},
+            "normalisation_fitted_on": "train", "scores": scores,
+        })
+        shutil.rmtree(folder / "state", ignore_errors=True)
+
+    def _train_final(self, windows: WindowSet) -> None:
+        """The deployable model: trained on every trial, validation drawn the protocol's way."""
+        everyone = list(range(len(self.trials)))
+        rng = np.random.default_rng(self.cfg.seed)
+        if self.spec.protocol in SUBJECT_DEPENDENT:
+            val = sorted(rng.choice(everyone, size=max(1, len(everyone) // 5), replace=False).tolist())
+        else:
+            subjects = sorted({t.subject for t in self.trials})
+            n_val = max(1, round(self.cfg.val_fraction * len(subjects)))
+            chosen = set(rng.choice(subjects, size=n_val, replace=False).tolist())
+            val = [i for i in everyone if self.trials[i].subject in chosen]
+        fold = Fold("final", tuple(i for i in everyone if i not in set(val)), tuple(val), ())
+        folder = self.out / "final"
+        model, stats, result = self._fit(fold, self.cfg.seed, windows, folder)
+        save_model(self.out / "model", model, stats, {
+            "dataset": self.spec.dataset, "protocol": f"{self.spec.protocol} (final: all trials, validation "
+            f"{'trials' if self.spec.protocol in SUBJECT_DEPENDENT else 'subjects'} held out)",
+            "fold": "final", "best_epoch": result.best_epoch, "val_score": result.best_score,
+            "cross_validation": str(self.out / "metrics.json")})
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _device(name: str) -> torch.device:
+    from offline.training import resolve_device
+
+    return resolve_device(name)

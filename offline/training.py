@@ -1,0 +1,197 @@
+"""The training loop for any registered EmotionModel on a WindowSet: optimiser, schedule, early stopping, resume.
+
+Losses follow the targets in the model's spec: class-weighted cross-entropy (optionally with
+label smoothing) for classes, 1 - CCC per sequence (or MSE when asked) for continuous values.
+The best epoch is chosen by a validation score the caller computes from validation windows only.
+On CUDA the forward pass runs under bfloat16 autocast (mixed precision).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from models.base import EmotionModel
+from models.losses import ccc_loss
+from offline.config import TrainConfig
+from offline.train_state import load_state, save_state
+from offline.windowing import WindowSet, is_classification
+
+Score = Callable[[dict[str, np.ndarray]], float]
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" -> CUDA when available, else CPU; anything else is passed to torch."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
+    return device
+
+
+def class_weights(ws: WindowSet, targets: dict[str, str], n_classes: dict[str, int]) -> dict[str, torch.Tensor]:
+    """Inverse-frequency weights per class from the training windows (classes absent get weight 0)."""
+    out = {}
+    for target, kind in targets.items():
+        if is_classification(kind):
+            counts = np.bincount(ws.targets[target], minlength=n_classes[target]).astype(np.float64)
+            w = np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.0)
+            out[target] = torch.tensor(w, dtype=torch.float32)
+    return out
+
+
+def _batch(ws: WindowSet, idx: np.ndarray, device: torch.device) -> tuple[dict, dict]:
+    x = {m: torch.from_numpy(np.ascontiguousarray(v[idx])).to(device) for m, v in ws.inputs.items()}
+    y = {t: torch.from_numpy(np.ascontiguousarray(v[idx])).to(device) for t, v in ws.targets.items()}
+    return x, y
+
+
+def _autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+
+
+def compute_loss(out: dict[str, torch.Tensor], y: dict[str, torch.Tensor], targets: dict[str, str], cfg: TrainConfig,
+                 weights: dict[str, torch.Tensor]) -> torch.Tensor:
+    total = torch.zeros((), device=next(iter(out.values())).device)
+    for target, kind in targets.items():
+        pred = out[target].float()
+        if is_classification(kind):
+            w = weights[target].to(pred.device) if cfg.class_weighted and target in weights else None
+            total = total + F.cross_entropy(pred, y[target], weight=w, label_smoothing=cfg.label_smoothing)
+        elif cfg.loss == "mse":
+            total = total + F.mse_loss(pred, y[target])
+        else:
+            total = total + ccc_loss(pred.reshape(pred.shape[0], -1), y[target].reshape(pred.shape[0], -1))
+    return total
+
+
+@torch.no_grad()
+def predict(model: EmotionModel, ws: WindowSet, device: torch.device, batch_size: int = 256,
+            amp: bool = True) -> dict[str, np.ndarray]:
+    """Class probabilities (N, C) or per-step values (N, steps) per target, in eval mode."""
+    model.eval()
+    targets = model.spec().targets
+    chunks: dict[str, list[np.ndarray]] = {t: [] for t in targets}
+    for start in range(0, len(ws), batch_size):
+        idx = np.arange(start, min(start + batch_size, len(ws)))
+        x, _ = _batch(ws, idx, device)
+        with _autocast(device, amp):
+            out = model(x)
+        for t, kind in targets.items():
+            value = out[t].float()
+            chunks[t].append((value.softmax(-1) if is_classification(kind) else value).cpu().numpy())
+    return {t: np.concatenate(v) for t, v in chunks.items()}
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "nadam": torch.optim.NAdam}
+    if cfg.optimizer not in kinds:
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; known: {', '.join(kinds)}")
+    return kinds[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
+    """Epoch-level schedule: linear warm-up then cosine to ``min_lr``, ReduceLROnPlateau (max), or none."""
+    if cfg.schedule == "warmup_cosine":
+        floor = cfg.min_lr / cfg.lr
+
+        def factor(epoch: int) -> float:
+            if epoch < cfg.warmup_epochs:
+                return (epoch + 1) / cfg.warmup_epochs
+            span = max(1, cfg.epochs - cfg.warmup_epochs)
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, (epoch - cfg.warmup_epochs) / span)))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    if cfg.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=cfg.plateau_factor,
+                                                          patience=cfg.plateau_patience, min_lr=cfg.min_lr)
+    if cfg.schedule == "none":
+        return None
+    raise ValueError(f"unknown schedule {cfg.schedule!r} (none, warmup_cosine, plateau)")
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best_score: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    windows_per_second: float = float("nan")
+
+
+def fit(model: EmotionModel, train: WindowSet, val: WindowSet, score: Score, cfg: TrainConfig, device: torch.device,
+        state_dir: Path | None = None, desc: str = "train", n_classes: dict[str, int] | None = None) -> FitResult:
+    """Train, keep the weights of the epoch with the best validation score, and load them into ``model``.
+
+    With ``state_dir`` the state is saved after every epoch and a previous run's state resumed.
+    """
+    targets = model.spec().targets
+    weights = class_weights(train, targets, n_classes or {t: 2 for t in targets})
+    model.to(device)
+    optimizer = make_optimizer(model, cfg)
+    scheduler = make_scheduler(optimizer, cfg)
+    rng = np.random.default_rng(cfg.seed)
+    best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    info = {"epoch": 0, "best_epoch": -1, "best_score": -math.inf, "bad_epochs": 0, "history": [], "done": False}
+    if state_dir is not None and (restored := load_state(state_dir, model, optimizer, scheduler)) is not None:
+        best, info = restored
+        rng = np.random.default_rng([cfg.seed, info["epoch"]])
+    bar = tqdm(range(info["epoch"], cfg.epochs), desc=desc, leave=False, disable=None)
+    seen, seconds = 0, 0.0
+    for epoch in bar:
+        if info["done"]:
+            break
+        model.train()
+        order = rng.permutation(len(train))
+        losses = []
+        t0 = _clock(device)
+        for start in range(0, len(order), cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            if len(idx) < 2 and len(order) > 1:
+                continue  # a batch of one breaks batch norm and says little
+            x, y = _batch(train, idx, device)
+            with _autocast(device, cfg.amp):
+                out = model(x)
+            loss = compute_loss(out, y, targets, cfg, weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip_grad > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            seen += len(idx)
+        seconds += _clock(device) - t0
+        val_score = float(score(predict(model, val, device, amp=cfg.amp)))
+        if scheduler is not None:
+            scheduler.step(val_score) if cfg.schedule == "plateau" else scheduler.step()
+        improved = val_score > info["best_score"]
+        if improved:
+            info.update(best_epoch=epoch, best_score=val_score, bad_epochs=0)
+            best = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            info["bad_epochs"] += 1
+        info["history"].append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                                "val_score": val_score, "lr": optimizer.param_groups[0]["lr"]})
+        info["epoch"] = epoch + 1
+        info["done"] = bool(cfg.patience and info["bad_epochs"] >= cfg.patience)
+        bar.set_postfix(loss=f"{info['history'][-1]['train_loss']:.3f}", val=f"{val_score:.3f}")
+        if state_dir is not None:
+            save_state(state_dir, model, optimizer, scheduler, best, info)
+    model.load_state_dict(best)
+    return FitResult(info["best_epoch"], info["best_score"], info["history"], seen / seconds if seconds else math.nan)
+
+
+def _clock(device: torch.device) -> float:
+    import time
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter()

@@ -1,0 +1,137 @@
+"""Cut trials into model inputs by time, through the same ``models.transforms.compute_features`` as live.
+
+A window is defined by the instant it ends: every modality contributes the samples before that
+instant (as much as its transform looks back), with timestamps on the trial's clock (sample i
+at i / rate), exactly what the live ring buffers hand to the inference worker. Ends run from
+the first instant every modality can fill to the trial's end, ``hop`` seconds apart, the last
+one at the trial's end so no step is left uncovered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.contracts import ModalityWindow
+from models.spec import ModelSpec
+from models.transforms import compute_features, get_transform, n_steps
+from offline.trials import Trial
+
+#: A rating at or above this is "high" (DEAP and MAHNOB 1-9 scales); ModelSpec documents the same rule.
+HIGH_THRESHOLD = 5.0
+
+
+@dataclass
+class WindowSet:
+    """Model inputs (modality -> (N, steps, dim)), targets and where each window came from."""
+
+    inputs: dict[str, np.ndarray]
+    targets: dict[str, np.ndarray]  # (N,) int64 classes or (N, steps) float32 continuous
+    trial: np.ndarray  # (N,) index into the trial list
+    start_step: np.ndarray  # (N,) label-grid step of the window's first output step (continuous targets)
+
+    def __len__(self) -> int:
+        return int(self.trial.size)
+
+    def subset(self, mask: np.ndarray) -> WindowSet:
+        return WindowSet({k: v[mask] for k, v in self.inputs.items()}, {k: v[mask] for k, v in self.targets.items()},
+                         self.trial[mask], self.start_step[mask])
+
+
+def is_classification(kind: str) -> bool:
+    return kind != "continuous"
+
+
+def trial_class(trial: Trial, target: str, kind: str) -> int:
+    """The class of a trial for a classification target ("binary": rating >= 5; otherwise the rating as a class)."""
+    if target not in trial.ratings:
+        raise KeyError(f"trial {trial.key} ({trial.source}) has no {target!r} rating")
+    value = trial.ratings[target]
+    return int(value >= HIGH_THRESHOLD) if kind == "binary" else int(value)
+
+
+def window_ends(trial: Trial, spec: ModelSpec, hop_seconds: float) -> np.ndarray:
+    """Window end instants (s from trial start) for ``trial``; empty when the trial is shorter than a window."""
+    lookback = max(get_transform(i.transform).lookback_seconds(i) for i in spec.inputs.values())
+    duration = min(trial.signals[m].duration for m in spec.inputs if m in trial.signals)
+    if duration + 1e-9 < lookback:
+        return np.zeros(0)
+    ends = np.arange(lookback, duration + 1e-9, hop_seconds)
+    if duration - ends[-1] > 1e-6:
+        ends = np.append(ends, duration)
+    return ends
+
+
+def _modality_window(trial: Trial, modality: str, end: float, lookback: float) -> ModalityWindow:
+    signal = trial.signals[modality]
+    stop = int(round(end * signal.rate))
+    start = max(0, stop - int(np.ceil(lookback * signal.rate)))
+    data = signal.data[start:stop]
+    timestamps = np.arange(start, stop) / signal.rate
+    return ModalityWindow(data, timestamps, signal.rate, signal.channels)
+
+
+def cut_trial(trial: Trial, spec: ModelSpec, hop_seconds: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Features of every window of one trial: (modality -> (n_windows, steps, dim), window ends)."""
+    missing = [m for m, i in spec.inputs.items() if i.required and m not in trial.signals]
+    if missing:
+        raise KeyError(f"trial {trial.key} ({trial.source}) has no {', '.join(missing)} signal for this model")
+    ends = window_ends(trial, spec, hop_seconds)
+    out: dict[str, list[np.ndarray]] = {m: [] for m in spec.inputs}
+    for end in ends:
+        for modality, inp in spec.inputs.items():
+            lookback = get_transform(inp.transform).lookback_seconds(inp)
+            window = _modality_window(trial, modality, end, lookback)
+            try:
+                out[modality].append(compute_features(inp, window))
+            except Exception as exc:
+                raise type(exc)(f"trial {trial.key} ({trial.source}), window ending at {end:.2f} s: {exc}") from exc
+    return {m: np.stack(v) if v else np.zeros((0, 0, 0), np.float32) for m, v in out.items()}, ends
+
+
+def _output_grid(spec: ModelSpec) -> tuple[int, float]:
+    """(steps, rate) of the per-step outputs: the shared grid of the inputs."""
+    grids = {(n_steps(i), i.rate) for i in spec.inputs.values()}
+    if len(grids) != 1:
+        raise ValueError(f"continuous targets need every input on one step grid, got {sorted(grids)}")
+    return grids.pop()
+
+
+def make_windows(trials: list[Trial], indices: list[int] | tuple[int, ...], spec: ModelSpec,
+                 hop_seconds: float) -> WindowSet:
+    """Windows of the trials at ``indices``, with targets from each trial's ratings or traces."""
+    inputs: dict[str, list[np.ndarray]] = {m: [] for m in spec.inputs}
+    targets: dict[str, list[np.ndarray]] = {t: [] for t in spec.targets}
+    trial_of, starts = [], []
+    for index in indices:
+        trial = trials[index]
+        features, ends = cut_trial(trial, spec, hop_seconds)
+        if not len(ends):
+            continue
+        for m, f in features.items():
+            inputs[m].append(f)
+        trial_of.append(np.full(len(ends), index))
+        first = np.zeros(len(ends), dtype=np.int64)
+        for target, kind in spec.targets.items():
+            if is_classification(kind):
+                targets[target].append(np.full(len(ends), trial_class(trial, target, kind), dtype=np.int64))
+                continue
+            steps, rate = _output_grid(spec)
+            trace = trial.traces.get(target)
+            if trace is None:
+                raise KeyError(f"trial {trial.key} ({trial.source}) has no continuous {target!r} trace")
+            if abs(trace.rate - rate) > 1e-9:
+                raise ValueError(f"{target} trace at {trace.rate:g} Hz, model steps at {rate:g} Hz")
+            first = np.round(ends * rate).astype(np.int64) - steps
+            rows = first[:, None] + np.arange(steps)[None, :]
+            targets[target].append(trace.data[np.clip(rows, 0, trace.data.shape[0] - 1), 0].astype(np.float32))
+        starts.append(first)
+    if not trial_of:
+        raise ValueError("no trial is long enough for one window of this model")
+    return WindowSet(
+        {m: np.concatenate(v) for m, v in inputs.items()},
+        {t: np.concatenate(v) for t, v in targets.items()},
+        np.concatenate(trial_of),
+        np.concatenate(starts),
+    )

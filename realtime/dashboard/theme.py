@@ -1,0 +1,63 @@
+"""Colours and pens shared by the dashboard panels, so every panel reads the same way."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PyQt6 import QtGui
+
+BACKGROUND = "#15181d"
+PANEL = "#1d2128"
+TEXT = "#d8dde6"
+MUTED = "#8a93a3"
+GRID_ALPHA = 0.25
+
+VALENCE = "#ffb547"
+AROUSAL = "#4fc3f7"
+FACE_ONLY = "#c792ea"
+GOOD = "#66bb6a"
+WARN = "#ffca28"
+BAD = "#ef5350"
+
+MODALITY_COLOURS = {"eeg": "#4fc3f7", "face": "#c792ea", "expression": "#ffb547"}
+
+
+def setup_pyqtgraph() -> None:
+    """Global pyqtgraph look: dark background, antialiased lines."""
+    pg.setConfigOptions(background=BACKGROUND, foreground=TEXT, antialias=True)
+
+
+def colour(name: str, alpha: int = 255) -> QtGui.QColor:
+    c = QtGui.QColor(name)
+    c.setAlpha(alpha)
+    return c
+
+
+def modality_colour(modality: str) -> str:
+    return MODALITY_COLOURS.get(modality, MUTED)
+
+
+def style_plot(plot: pg.PlotItem, title: str | None = None) -> None:
+    """Grid, muted axes and a small bold title for one plot."""
+    plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
+    for side in ("left", "bottom"):
+        axis = plot.getAxis(side)
+        axis.setPen(pg.mkPen(MUTED))
+        axis.setTextPen(pg.mkPen(MUTED))
+    if title:
+        plot.setTitle(title, color=TEXT, size="10pt", bold=True)
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+
+
+STYLE_SHEET = f"""
+QMainWindow, QWidget {{ background: {BACKGROUND}; color: {TEXT}; font-size: 10pt; }}
+QGroupBox {{ border: 1px solid #2c323c; border-radius: 6px; margin-top: 14px; padding: 4px; background: {PANEL}; }}
+QGroupBox::title {{ subcontrol-origin: margin; left: 10px; padding: 0 4px; color: {MUTED}; font-weight: bold; }}
+QPushButton {{ background: #2a303a; border: 1px solid #3a4250; border-radius: 4px; padding: 4px 10px; }}
+QPushButton:hover {{ background: #343c48; }}
+QPushButton:checked {{ background: {BAD}; color: white; }}
+QLineEdit, QSpinBox {{ background: #11141a; border: 1px solid #3a4250; border-radius: 4px; padding: 2px 4px; }}
+QLabel#untrained {{ background: {BAD}; color: white; font-weight: bold; border-radius: 4px; padding: 2px 8px; }}
+QLabel#trained {{ background: {GOOD}; color: #10210f; font-weight: bold; border-radius: 4px; padding: 2px 8px; }}
+QStatusBar {{ color: {MUTED}; }}
+"""

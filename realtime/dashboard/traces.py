@@ -1,0 +1,106 @@
+"""Valence and arousal over the last N seconds: the model's trace, its confidence band, and the face-only estimate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6 import QtCore
+
+from realtime.dashboard import theme
+from realtime.dashboard.series import recent, series
+from realtime.prediction import Prediction
+
+# Half-width of the band at zero confidence: the band spans value +/- (1 - confidence) * BAND_SCALE.
+BAND_SCALE = 0.5
+
+
+class TargetPlot:
+    """One target (valence or arousal): model curve, confidence band, face-only curve, current read-out."""
+
+    def __init__(self, plot: pg.PlotItem, name: str, colour: str, legend: bool) -> None:
+        self.plot = plot
+        self.name = name
+        theme.style_plot(plot)
+        plot.setYRange(-1.05, 1.05, padding=0)
+        plot.setLabel("left", name, color=colour)
+        plot.addLine(y=0, pen=pg.mkPen(theme.MUTED, width=1, style=QtCore.Qt.PenStyle.DotLine))
+        self.upper = pg.PlotCurveItem(pen=pg.mkPen(None))
+        self.lower = pg.PlotCurveItem(pen=pg.mkPen(None))
+        self.band = pg.FillBetweenItem(self.upper, self.lower, brush=pg.mkBrush(theme.colour(colour, 60)))
+        plot.addItem(self.upper)
+        plot.addItem(self.lower)
+        plot.addItem(self.band)
+        self.model = pg.PlotDataItem(pen=pg.mkPen(colour, width=2.5), connect="finite")
+        self.face = pg.PlotDataItem(
+            pen=pg.mkPen(theme.FACE_ONLY, width=1.5, style=QtCore.Qt.PenStyle.DashLine), connect="finite"
+        )
+        plot.addItem(self.model)
+        plot.addItem(self.face)
+        if legend:
+            key = plot.addLegend(offset=(6, 2), labelTextColor=theme.TEXT, colCount=3,
+                                 brush=pg.mkBrush(theme.colour(theme.PANEL, 150)))
+            key.addItem(self.model, "model")
+            key.addItem(self.face, "face only")
+            band_key = pg.PlotDataItem(pen=pg.mkPen(theme.colour(colour, 90), width=8))  # swatch for the band
+            key.addItem(band_key, "band: 1 − confidence")
+        self.readout = pg.TextItem(anchor=(1, 0), color=colour)
+        self.readout.setParentItem(plot.vb)
+        self.badge = pg.TextItem(anchor=(1, 1), color="w", fill=pg.mkBrush(theme.BAD))
+        self.badge.setParentItem(plot.vb)
+        plot.vb.sigResized.connect(self._place_labels)
+
+    def _place_labels(self) -> None:
+        rect = self.plot.vb.boundingRect()
+        self.readout.setPos(rect.right() - 6, rect.top() + 2)
+        self.badge.setPos(rect.right() - 6, rect.bottom() - 4)
+
+    def update(self, x: np.ndarray, value: np.ndarray, confidence: np.ndarray, face: np.ndarray, model_id: str,
+               trained: bool) -> None:
+        self.model.setData(x, value)
+        self.face.setData(x, face)
+        has_band = np.isfinite(confidence) & np.isfinite(value)
+        if has_band.any():
+            half = (1.0 - confidence[has_band]) * BAND_SCALE
+            self.upper.setData(x[has_band], np.clip(value[has_band] + half, -1, 1))
+            self.lower.setData(x[has_band], np.clip(value[has_band] - half, -1, 1))
+            self.band.setVisible(True)
+        else:
+            self.band.setVisible(False)
+        if len(value) == 0:
+            self.readout.setText("waiting for predictions")
+        elif np.isfinite(value[-1]):
+            self.readout.setText(f"{value[-1]:+.2f}")
+        else:
+            self.readout.setText(f"not predicted by {model_id}")
+        self.badge.setText("" if trained or len(value) == 0 else "UNTRAINED")
+        self.badge.setVisible(bool(len(value)) and not trained)
+        self._place_labels()
+
+
+class TracesPanel(pg.GraphicsLayoutWidget):
+    """Two stacked plots sharing a time axis in seconds before now (each point at its prediction time)."""
+
+    def __init__(self, seconds: float = 30.0, parent=None) -> None:
+        super().__init__(parent)
+        self.seconds = seconds
+        self.valence = TargetPlot(self.addPlot(row=0, col=0), "valence", theme.VALENCE, legend=True)
+        self.arousal = TargetPlot(self.addPlot(row=1, col=0), "arousal", theme.AROUSAL, legend=False)
+        self.arousal.plot.setXLink(self.valence.plot)
+        self.arousal.plot.setLabel("bottom", "seconds before now", color=theme.MUTED)
+        self.valence.plot.getAxis("bottom").setStyle(showValues=False)
+        self.set_seconds(seconds)
+
+    def set_seconds(self, seconds: float) -> None:
+        self.seconds = float(seconds)
+        self.valence.plot.setXRange(-self.seconds, 0, padding=0.01)
+
+    def update_from(self, history: Sequence[Prediction], now: float) -> None:
+        shown = recent(history, now - self.seconds)
+        s = series(shown)
+        x = s.time - now
+        model_id = shown[-1].model_id if shown else ""
+        trained = shown[-1].trained if shown else True
+        self.valence.update(x, s.valence, s.valence_confidence, s.face_valence, model_id, trained)
+        self.arousal.update(x, s.arousal, s.arousal_confidence, s.face_arousal, model_id, trained)

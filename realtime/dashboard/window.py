@@ -1,0 +1,246 @@
+"""The dashboard's main window: lays out the panels, redraws them on a timer, and drives the pipeline's controls.
+
+Predictions reach the Qt thread through ``PredictionBridge`` (queued signal, bounded deque);
+the redraw timer (at most ``fps`` per second) reads that deque and non-blocking copies of the
+ring buffers, so the pipeline never waits on drawing. Slow actions (checkpoint, session file)
+run in ``Background`` threads. Closing the window stops the pipeline and closes the session file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pylsl
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from models.contracts import EEG
+from models.eeg_features import THESIS_BANDS
+from realtime.dashboard import theme
+from realtime.dashboard.background import Background
+from realtime.dashboard.bridge import PredictionBridge
+from realtime.dashboard.camera_panel import CameraPanel
+from realtime.dashboard.controls import ControlsBar
+from realtime.dashboard.eeg_panel import EEGPanel
+from realtime.dashboard.explain_panel import ExplainPanel
+from realtime.dashboard.health_panel import HealthPanel
+from realtime.dashboard.traces import TracesPanel
+from realtime.dashboard.va_plane import VAPlane
+
+if TYPE_CHECKING:
+    from realtime.pipeline import Pipeline
+
+MAX_EEG_ROWS = 32  # more channels than this are not readable as traces
+EEG_SECONDS = 5.0
+HEALTH_INTERVAL = 0.5  # seconds between status() snapshots
+BAND_LABELS = tuple(f"{lo:g}–{hi:g}" for lo, hi in THESIS_BANDS)
+
+
+def _box(title: str, widget: QtWidgets.QWidget) -> QtWidgets.QGroupBox:
+    box = QtWidgets.QGroupBox(title)
+    layout = QtWidgets.QVBoxLayout(box)
+    layout.setContentsMargins(4, 6, 4, 4)
+    layout.addWidget(widget)
+    return box
+
+
+class DashboardWindow(QtWidgets.QMainWindow):
+    """Everything on one screen: traces, V-A plane, EEG, camera, explanation, health, controls."""
+
+    closed = QtCore.pyqtSignal()
+
+    def __init__(self, pipeline: Pipeline, seconds: float = 30.0, fps: float = 30.0,
+                 record_dir: str | Path = "sessions", load_predictor: Callable | None = None) -> None:
+        super().__init__()
+        theme.setup_pyqtgraph()
+        self.setStyleSheet(theme.STYLE_SHEET)
+        self.setWindowTitle(f"EmoLive — {pipeline.config.app_name}")
+        self.pipeline = pipeline
+        self.record_dir = Path(record_dir)
+        self._load_predictor = load_predictor
+        self.bridge = PredictionBridge(parent=self)
+        self.background = Background(self)
+        self.background.finished.connect(self._on_done)
+        self.background.failed.connect(self._on_failed)
+
+        self.controls = ControlsBar(seconds)
+        self.header = QtWidgets.QLabel()
+        self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.traces = TracesPanel(seconds)
+        self.plane = VAPlane()
+        self.eeg = EEGPanel(seconds=EEG_SECONDS)
+        self.camera = CameraPanel()
+        self.explain = ExplainPanel(seconds)
+        self.health = HealthPanel()
+        self._build_layout()
+        self.controls.record_toggled.connect(self._on_record)
+        self.controls.marker_requested.connect(self._on_marker)
+        self.controls.load_requested.connect(self.load_checkpoint)
+        self.controls.seconds_changed.connect(self._on_seconds)
+
+        self._eeg_rows: list[int] = []
+        self._model_id: str | None = None
+        self._shown_band_power: object = None
+        self._last_health = 0.0
+        self.frames = 0
+        self._frame_times: deque[float] = deque(maxlen=120)
+        self.status = None
+        pipeline.subscribe(self.bridge.on_prediction)
+        self.timer = QtCore.QTimer(self)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(max(1, round(1000 / min(fps, 60.0))))
+        self.timer.timeout.connect(self.redraw)
+        self.timer.start()
+        self.resize(1600, 950)
+
+    def _build_layout(self) -> None:
+        central = QtWidgets.QWidget()
+        grid = QtWidgets.QGridLayout(central)
+        grid.setContentsMargins(8, 4, 8, 8)
+        grid.setSpacing(6)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.header)
+        top.addWidget(self.controls, 1)
+        grid.addLayout(top, 0, 0, 1, 3)
+        grid.addWidget(_box("Valence and arousal", self.traces), 1, 0)
+        grid.addWidget(_box("Camera", self.camera), 1, 1)
+        grid.addWidget(_box("Valence–arousal plane", self.plane), 1, 2)
+        grid.addWidget(_box("EEG", self.eeg), 2, 0)
+        grid.addWidget(_box("Why the model said it", self.explain), 2, 1)
+        grid.addWidget(_box("Health", self.health), 2, 2)
+        grid.setColumnStretch(0, 5)
+        grid.setColumnStretch(1, 3)
+        grid.setColumnStretch(2, 3)
+        grid.setRowStretch(1, 1)
+        grid.setRowStretch(2, 1)
+        self.setCentralWidget(central)
+
+    # -- drawing -------------------------------------------------------------------------
+    @property
+    def frame_rate(self) -> float:
+        """Redraws per second over the last ~2 s."""
+        times = [t for t in self._frame_times if t >= self._frame_times[-1] - 2.0] if self._frame_times else []
+        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
+    def redraw(self) -> None:
+        """One frame: every panel from the prediction deque and copies of the ring buffers."""
+        now = pylsl.local_clock()
+        history = self.bridge.history
+        predictor = self.pipeline.predictor
+        if predictor is not None and predictor.model_id != self._model_id:
+            self._on_model_changed(predictor)
+        self.traces.update_from(history, now)
+        self.plane.update_from(history, now)
+        self.explain.update_from(history, now, self._saliency_seconds())
+        self._draw_eeg(now)
+        self.camera.update_from(self.pipeline.camera, self.pipeline.face_worker, self.pipeline.camera_problem, now)
+        if time.monotonic() - self._last_health >= HEALTH_INTERVAL:
+            self._last_health = time.monotonic()
+            self._draw_health()
+        self.frames += 1
+        self._frame_times.append(time.monotonic())
+
+    def _on_model_changed(self, predictor: object) -> None:
+        self._model_id = predictor.model_id
+        stream = self.pipeline.streams.get(EEG)
+        if stream is None:
+            return
+        spec = predictor.spec.inputs.get(EEG)
+        wanted = [c for c in spec.channels if c in stream.channels] if spec is not None else []
+        names = wanted or list(stream.channels)
+        self._eeg_rows = [stream.channels.index(c) for c in names][:MAX_EEG_ROWS]
+        self.eeg.set_channels([stream.channels[i] for i in self._eeg_rows])
+
+    def _saliency_seconds(self) -> float | None:
+        predictor = self.pipeline.predictor
+        spec = predictor.spec.inputs.get(EEG) if predictor is not None else None
+        return spec.window_seconds if spec is not None else None
+
+    def _draw_eeg(self, now: float) -> None:
+        stream = self.pipeline.streams.get(EEG)
+        if stream is None or not self._eeg_rows:
+            return
+        data, ts = stream.buffer.latest(int(EEG_SECONDS * stream.rate))
+        self.eeg.update_signals(data[:, self._eeg_rows], ts, now)
+        latest = self.bridge.latest
+        if latest is not None and latest.band_power is not None and latest.band_power is not self._shown_band_power:
+            self._shown_band_power = latest.band_power
+            bp = latest.band_power
+            if bp.shape[0] == len(stream.channels):
+                self.eeg.update_band_power(bp[self._eeg_rows], BAND_LABELS[: bp.shape[1]])
+
+    def _draw_health(self) -> None:
+        s = self.pipeline.status()
+        self.status = s
+        device = getattr(self.pipeline.predictor, "device", "") if self.pipeline.predictor is not None else ""
+        self.health.update_health(s, device, self.frame_rate, self.bridge.dropped)
+        badge = "" if s.trained else f" <span style='background:{theme.BAD}; color:white'>&nbsp;UNTRAINED&nbsp;</span>"
+        rec = f" <span style='color:{theme.BAD}'>● REC</span>" if s.recorder is not None else ""
+        self.header.setText(f"<span style='font-size:13pt; font-weight:bold'>EmoLive</span>&nbsp;&nbsp;"
+                            f"<b>{s.model_id}</b>{badge}&nbsp;<span style='color:{theme.MUTED}'>{device}</span>{rec}")
+        self.controls.set_recording(s.recorder is not None or self.background.busy("record"))
+
+    # -- controls ------------------------------------------------------------------------
+    def _on_seconds(self, seconds: float) -> None:
+        self.traces.set_seconds(seconds)
+        self.explain.set_seconds(seconds)
+
+    def _on_record(self, on: bool) -> None:
+        if on:
+            path = self.record_dir / time.strftime("session-%Y%m%d-%H%M%S.h5")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            started = self.background.run("record", lambda: self.pipeline.start_recording(path))
+        else:
+            started = self.background.run("stop recording", self.pipeline.stop_recording)
+        if not started:
+            self.controls.say("the previous recording action is still running", error=True)
+
+    def _on_marker(self, text: str) -> None:
+        t = self.pipeline.insert_marker(text)
+        where = " and into the session file" if self.pipeline.recorder is not None else ""
+        self.controls.say(f"marker {text!r} at {t:.3f} sent on LSL{where}")
+
+    def load_checkpoint(self, path: str) -> None:
+        """Load ``path`` and swap it in, in the background; the old model keeps running until it succeeds."""
+        load = self._load_predictor
+        if load is None:
+            from models.predictor import load_predictor as load
+        device = getattr(self.pipeline.predictor, "device", "cpu") if self.pipeline.predictor is not None else "cpu"
+
+        def load_and_swap() -> str:
+            predictor = load(path, device)
+            self.pipeline.swap_predictor(predictor)
+            return predictor.model_id
+
+        if self.background.run("load", load_and_swap):
+            self.controls.say(f"loading {path} …")
+        else:
+            self.controls.say("a checkpoint is still loading", error=True)
+
+    def _on_done(self, name: str, result: object) -> None:
+        if name == "load":
+            self.controls.say(f"now running {result}")
+        elif name == "record":
+            self.controls.say(f"recording to {result}")
+        elif name == "stop recording" and result is not None:
+            lost = f", {result.samples_lost} samples LOST" if result.samples_lost else ", nothing lost"
+            self.controls.say(f"saved {result.path}: {sum(result.samples_written.values()):,} samples{lost}",
+                              error=bool(result.samples_lost))
+
+    def _on_failed(self, name: str, message: str) -> None:
+        what = {"load": "checkpoint not loaded (the old model keeps running)", "record": "recording not started",
+                "stop recording": "recording not closed cleanly"}[name]
+        self.controls.say(f"{what}: {message}", error=True)
+
+    # -- closing -------------------------------------------------------------------------
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        """Stop drawing, then the pipeline (which writes what is left and closes the session file)."""
+        self.timer.stop()
+        self.pipeline.unsubscribe(self.bridge.on_prediction)
+        self.background.wait()
+        self.pipeline.stop()
+        self.closed.emit()
+        super().closeEvent(event)

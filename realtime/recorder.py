@@ -1,0 +1,153 @@
+"""Session recorder: a writer thread appending every stream and every prediction to the HDF5 session file.
+
+The thread reads each ring buffer with ``read_since`` from the index where it left off, so no
+sample is skipped; if it ever falls more than a buffer behind, the lost samples are counted
+as an overrun and reported. Predictions and markers arrive through a bounded queue (a full
+queue is an overrun too). The file is flushed at least every ``FLUSH_SECONDS``, so a crash
+loses at most that much.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from realtime.live_stream import LiveStream
+from realtime.prediction import Prediction
+from realtime.session_file import FORMAT, PREDICTION_FIELDS, VERSION
+
+FLUSH_SECONDS = 0.5
+QUEUE_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class RecorderStatus:
+    path: str
+    samples_written: dict[str, int]
+    predictions_written: int
+    samples_lost: int
+    overruns: int
+    error: str
+
+
+def _appendable(group: h5py.Group, name: str, shape: tuple[int, ...], dtype: object) -> h5py.Dataset:
+    chunk_rows = 1024 if dtype != h5py.string_dtype() else 64
+    return group.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
+                                chunks=(chunk_rows, *shape))
+
+
+def _append(ds: h5py.Dataset, rows: np.ndarray | list) -> None:
+    n = len(rows)
+    if n:
+        ds.resize(ds.shape[0] + n, axis=0)
+        ds[-n:] = rows
+
+
+class Recorder:
+    """Writes ``streams`` (read from their ring buffers from ``start()`` on), predictions and markers to ``path``."""
+
+    def __init__(self, path: str | Path, streams: list[LiveStream], attrs: dict[str, str] | None = None) -> None:
+        self.path = Path(path)
+        self.streams = streams
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = h5py.File(self.path, "w", libver="latest")
+        f.attrs.update({"format": FORMAT, "version": VERSION, **(attrs or {})})
+        self._modalities = tuple(s.modality for s in streams)
+        for s in streams:
+            g = f.create_group(s.modality)
+            g.attrs["channels"] = np.array(s.channels, dtype=h5py.string_dtype())
+            g.attrs["rate"] = s.rate
+            _appendable(g, "data", (s.buffer.n_channels,), np.float32)
+            _appendable(g, "timestamps", (), np.float64)
+        p = f.create_group("predictions")
+        for name in PREDICTION_FIELDS:
+            _appendable(p, name, (), np.float64)
+        _appendable(p, "model_id", (), h5py.string_dtype())
+        _appendable(p, "trained", (), np.bool_)
+        for m in self._modalities:
+            _appendable(p, f"available_{m}", (), np.bool_)
+        m = f.create_group("markers")
+        _appendable(m, "time", (), np.float64)
+        _appendable(m, "text", (), h5py.string_dtype())
+        f.swmr_mode = True
+        self._file = f
+        self._next = {s.modality: s.buffer.total for s in streams}
+        self._written = dict.fromkeys(self._modalities, 0)
+        self._predictions: collections.deque[Prediction] = collections.deque()
+        self._markers: collections.deque[tuple[float, str]] = collections.deque()
+        self._n_predictions = 0
+        self._lost = 0
+        self._overruns = 0
+        self._error = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+
+    # -- producers (any thread) ----------------------------------------------------------
+    def add_prediction(self, prediction: Prediction) -> None:
+        if len(self._predictions) >= QUEUE_LIMIT:
+            self._overruns += 1
+            self._lost += 1
+            return
+        self._predictions.append(prediction)
+
+    def add_marker(self, time_: float, text: str) -> None:
+        self._markers.append((time_, text))
+
+    # -- life cycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Write everything still buffered, then close the file."""
+        self._stop.set()
+        self._thread.join(timeout=10.0)
+        if self._file.id.valid:
+            self._file.close()
+
+    def status(self) -> RecorderStatus:
+        return RecorderStatus(str(self.path), dict(self._written), self._n_predictions, self._lost, self._overruns,
+                              self._error)
+
+    # -- writer thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(FLUSH_SECONDS):
+                self._write_pending()
+            self._write_pending()
+        except Exception as exc:  # disk full, file removed...: reported, the app keeps running
+            self._error = f"recording to {self.path} failed: {exc}"
+        finally:
+            self._file.close()
+
+    def _write_pending(self) -> None:
+        f = self._file
+        for s in self.streams:
+            data, ts, nxt = s.buffer.read_since(self._next[s.modality])
+            lost = (nxt - len(data)) - self._next[s.modality]
+            if lost > 0:
+                self._lost += lost
+                self._overruns += 1
+            _append(f[s.modality]["data"], data)
+            _append(f[s.modality]["timestamps"], ts)
+            self._next[s.modality] = nxt
+            self._written[s.modality] += len(data)
+        preds = [self._predictions.popleft() for _ in range(len(self._predictions))]
+        if preds:
+            g = f["predictions"]
+            for name in PREDICTION_FIELDS:
+                _append(g[name], np.array([getattr(p, name) for p in preds], dtype=np.float64))
+            _append(g["model_id"], [p.model_id for p in preds])
+            _append(g["trained"], np.array([p.trained for p in preds]))
+            for m in self._modalities:
+                _append(g[f"available_{m}"], np.array([p.available.get(m, False) for p in preds]))
+            self._n_predictions += len(preds)
+        markers = [self._markers.popleft() for _ in range(len(self._markers))]
+        if markers:
+            _append(f["markers/time"], np.array([t for t, _ in markers], dtype=np.float64))
+            _append(f["markers/text"], [t for _, t in markers])
+        f.flush()

@@ -1,0 +1,110 @@
+"""What every EEG source shares: open (clear errors before any thread starts), a reader thread, counters.
+
+A source turns one kind of device or stream into timestamped samples on the LSL clock and
+writes them, as received, into the EEG RingBuffer. Samples containing NaN are counted and
+written unchanged (the recorder keeps everything; the inference worker refuses NaN windows).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from realtime.ring_buffer import RingBuffer
+
+#: Seconds of EEG the ring buffer holds: the longest model window plus ample room for the recorder.
+BUFFER_SECONDS = 120.0
+
+
+class SourceError(RuntimeError):
+    """A source cannot be opened or has failed; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """Snapshot of a source: description, connection state, NaN samples, last problem (empty when none)."""
+
+    description: str
+    connected: bool
+    nan_samples: int
+    problem: str
+
+
+class EegSource(ABC):
+    """Base class: ``open()`` sets ``channels``/``rate`` and the buffer, ``start()`` runs ``_acquire`` in a thread."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.channels: tuple[str, ...] = ()
+        self.rate: float = 0.0
+        self.buffer: RingBuffer | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._nan_samples = 0
+        self._connected = False
+        self._problem = ""
+
+    # -- life cycle ----------------------------------------------------------------------
+    def open(self) -> None:
+        """Connect to the device or stream and learn channels and rate; raises SourceError with a clear message."""
+        self.channels, self.rate = self._open()
+        if self.rate <= 0:
+            raise SourceError(f"{self.description}: EEG needs a regular sampling rate, the source reports {self.rate}")
+        capacity = int(np.ceil(BUFFER_SECONDS * self.rate))
+        self.buffer = RingBuffer(len(self.channels), capacity)
+        self._connected = True
+
+    def start(self) -> None:
+        if self.buffer is None:
+            self.open()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"eeg-source {self.description}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+        self._close()
+        self._connected = False
+
+    def status(self) -> SourceStatus:
+        return SourceStatus(self.description, self._connected, self._nan_samples, self._problem)
+
+    # -- for subclasses ------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._acquire()
+        except Exception as exc:  # reported in the status line; the rest of the app keeps running
+            self._connected = False
+            self._problem = f"{self.description} stopped: {exc}"
+
+    def _deliver(self, data: np.ndarray, timestamps: np.ndarray) -> None:
+        """Write one chunk as received, counting samples that hold NaN."""
+        self._nan_samples += int(np.isnan(data).any(axis=1).sum())
+        assert self.buffer is not None
+        self.buffer.write(data, timestamps)
+
+    def _set_connected(self, connected: bool, problem: str = "") -> None:
+        self._connected = connected
+        self._problem = problem
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    @abstractmethod
+    def _open(self) -> tuple[tuple[str, ...], float]:
+        """Connect; return (channel names, sampling rate)."""
+
+    @abstractmethod
+    def _acquire(self) -> None:
+        """Read until ``self.stopping``, calling ``self._deliver`` for every chunk."""
+
+    @abstractmethod
+    def _close(self) -> None:
+        """Release the device or stream (called after the thread ended)."""

@@ -1,0 +1,38 @@
+"""app.py as a user runs it: the help, and a headless run stopped by Ctrl-C that leaves a complete session file."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from realtime.session_file import read_session
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_help_describes_sources_and_options():
+    out = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    for words in ("--eeg", "brainflow:playback:FILE", "replay:FILE", "--cam", "--model", "--device", "--record",
+                  "--no-gui", "--duration", "--lsl-config", "--lsl-loopback", "--hop", "examples:"):
+        assert words in out.stdout
+
+
+def test_headless_run_prints_status_and_closes_the_session_on_ctrl_c(tmp_path, lsl_name):
+    path = tmp_path / "session.h5"
+    app = subprocess.Popen(
+        [sys.executable, "app.py", "--eeg", "brainflow:synthetic", "--cam", "none", "--no-gui", "--lsl-loopback",
+         "--record", str(path), "--name", lsl_name],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = [app.stdout.readline() for _ in range(3)]
+    app.send_signal(signal.SIGINT)
+    _, err = app.communicate(timeout=30)
+    assert app.returncode == 0, err
+    assert all("eeg" in line and "Hz" in line and "model face-prior@fixed" in line for line in lines)
+    # face-prior needs the camera's expressions: said once at start, and on every line
+    assert "model 'face-prior' cannot run on these streams" in err and "expression" in err
+    assert "model not running" in lines[-1]
+    session = read_session(path)
+    assert len(session.streams["eeg"].data) >= 2 * 250 and len(session.predictions["time"]) >= 4
