@@ -8,6 +8,7 @@ one-line status every second with --no-gui).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -19,6 +20,8 @@ EXAMPLES = """examples:
   python app.py --eeg lsl --eeg-stream MyHeadset --cam 0 --record sessions/s01.h5
   python app.py --eeg replay:recording.bdf --cam none --no-gui --duration 60
   python app.py --eeg brainflow:cyton --serial-port /dev/ttyUSB0 --model runs/tcn/best.json
+  python app.py --model live/ --weights-dir live/     start with the newest bundle in live/, swap in new ones
+  python app.py --subject S01                          the subject's calibrated profile (profiles/S01/)
 
 EEG sources (--eeg):
   lsl                       an LSL stream of type EEG (or the one named by --eeg-stream)
@@ -63,8 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="camera: a device index (0), a video file, a URL, 'demo' (built-in face video) or 'none' "
                           "(default: %(default)s)")
     mdl = p.add_argument_group("model")
-    mdl.add_argument("--model", default="face-prior", metavar="NAME|PATH",
-                     help="registered model name or checkpoint (.json manifest) (default: %(default)s)")
+    mdl.add_argument("--model", metavar="NAME|PATH",
+                     help="registered model name or checkpoint (.json manifest, or a folder: its newest bundle) "
+                          "(default: face-prior)")
+    mdl.add_argument("--weights-dir", metavar="DIR",
+                     help="watch DIR for new checkpoint bundles (e.g. from 'python -m offline deploy') and swap "
+                          "each one in after checking it; a refused bundle leaves the running model in place")
+    mdl.add_argument("--subject", metavar="ID",
+                     help="run the subject's calibrated profile (the newest bundle in PROFILES/ID, made by "
+                          "'python -m calibration adapt')")
+    mdl.add_argument("--profiles", default="profiles", metavar="DIR",
+                     help="folder of subject profiles (default: %(default)s)")
     mdl.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                      help="where the model runs; auto picks CUDA when present (default: %(default)s)")
     mdl.add_argument("--hop", type=positive, default=0.25, metavar="SECONDS",
@@ -109,16 +121,27 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.lsl_loopback and args.lsl_config:
         raise SystemExit("error: give --lsl-config or --lsl-loopback, not both")
+    if args.subject and args.model:
+        raise SystemExit("error: give --model or --subject, not both")
     configure_lsl(args)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    model = args.model or "face-prior"
+    if args.subject:
+        from calibration.profiles import ProfileError, profile_manifest
 
+        try:
+            model = str(profile_manifest(args.subject, args.profiles))
+        except ProfileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     from models.live import IncompatibleStreams
     from realtime.pipeline import Pipeline, PipelineConfig
     from realtime.sources import SourceError
 
     config = PipelineConfig(
         eeg=None if args.eeg == "none" else args.eeg, eeg_stream=args.eeg_stream, serial_port=args.serial_port,
-        board_args=args.board_args, camera=args.cam, model=args.model, device=args.device, hop=args.hop,
-        app_name=args.name, record=args.record,
+        board_args=args.board_args, camera=args.cam, model=model, device=args.device, hop=args.hop,
+        app_name=args.name, record=args.record, weights_dir=args.weights_dir,
     )
     pipeline = Pipeline(config)
     try:
@@ -129,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     if pipeline.camera_problem:
         print(f"warning: camera {args.cam!r} not used: {pipeline.camera_problem}; EEG keeps running", file=sys.stderr)
     if pipeline.model_problem:
-        print(f"warning: model {args.model!r} cannot run on these streams: {pipeline.model_problem}; "
+        print(f"warning: model {model!r} cannot run on these streams: {pipeline.model_problem}; "
               "streams are still acquired and recorded", file=sys.stderr)
     if args.record:
         print(f"recording to {args.record}", file=sys.stderr)

@@ -7,13 +7,17 @@ hop, publishes predictions and records the session. Printed: samples sent / rece
 newest sample used, per modality) p50/p95/p99, face frames per second, CPU use per process and
 in total. Targets: 0 lost, >= 4 predictions/s, face >= 15 fps, EEG freshness p99 <= 100 ms.
 
-    python bench/latency.py [--minutes 10] [--channels 32] [--rate 256] [--cam demo] [--model face-prior]
+    python bench/latency.py [--minutes 10] [--channels 32] [--rate 256] [--cam demo] [--model face-prior] [--gui]
+
+With ``--gui`` the dashboard runs on the same pipeline (Qt offscreen when there is no display) and
+its frame rate is printed too; compare the freshness figures with a run without it.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import os
 import subprocess
 import sys
 import tempfile
@@ -38,6 +42,35 @@ from realtime.session_file import read_session  # noqa: E402
 from realtime.status import format_status, percentiles  # noqa: E402
 
 
+class Dashboard:
+    """--gui: the dashboard window on the benchmark's pipeline; the main thread runs Qt's loop while waiting."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from PyQt6 import QtCore, QtWidgets
+
+        from realtime.dashboard.window import DashboardWindow
+
+        self.qt = QtCore
+        self.app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+        self.window = DashboardWindow(pipeline)
+        self.window.show()
+        self.t0 = time.monotonic()
+
+    def wait(self, seconds: float) -> None:
+        loop = self.qt.QEventLoop()
+        self.qt.QTimer.singleShot(round(seconds * 1000), loop.quit)
+        loop.exec()
+
+    def close(self) -> str:
+        frames, elapsed = self.window.frames, time.monotonic() - self.t0
+        self.window.close()  # stops the pipeline, as closing the app's window does
+        target = 1000 / self.window.timer.interval()
+        return (f"dashboard: {frames / elapsed:.1f} frames/s drawn (timer {target:.0f}/s), "
+                f"{self.window.bridge.received} predictions shown, {self.window.bridge.dropped} not drawn")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=10.0)
@@ -46,6 +79,7 @@ def main() -> int:
     ap.add_argument("--cam", default="demo", help="camera for the face worker ('none' to leave it out)")
     ap.add_argument("--model", default="face-prior")
     ap.add_argument("--hop", type=float, default=0.25)
+    ap.add_argument("--gui", action="store_true", help="run the dashboard too and report its frame rate")
     args = ap.parse_args()
     seconds = args.minutes * 60.0
     name = f"bench-{uuid.uuid4().hex[:8]}"
@@ -72,12 +106,13 @@ def main() -> int:
                                            hop=args.hop, app_name=name, record=str(session)))
         pipeline.start()
         pipeline.subscribe(collect)
+        dashboard = Dashboard(pipeline) if args.gui else None
         me, child = psutil.Process(), psutil.Process(sender.pid)
         me.cpu_percent(), child.cpu_percent(), psutil.cpu_percent()
         cpu = {"app": [], "sender": [], "total": []}
         t0 = time.monotonic()
         while sender.poll() is None:
-            time.sleep(1.0)
+            dashboard.wait(1.0) if dashboard is not None else time.sleep(1.0)
             cpu["app"].append(me.cpu_percent())
             cpu["sender"].append(child.cpu_percent() if sender.poll() is None else np.nan)
             cpu["total"].append(psutil.cpu_percent())
@@ -87,6 +122,7 @@ def main() -> int:
         time.sleep(1.0)  # the last chunks
         status = pipeline.status()
         face = pipeline.face_worker.counters() if pipeline.face_worker is not None else None
+        gui = dashboard.close() if dashboard is not None else ""
         pipeline.stop()
         sent = int(sender.stdout.read().split()[-1])
         counter = read_session(session).streams["eeg"].data[:, 0].astype(np.int64)
@@ -109,6 +145,8 @@ def main() -> int:
         print(f"face worker: {face.frames_processed / elapsed:.1f} frames/s processed (of {face.frames_captured} "
               f"captured, {face.frames_dropped} dropped as stale), faces found in {face.faces_found}, "
               f"capture-to-row latency mean {1000 * face.mean_latency:.0f} ms")
+    if gui:
+        print(gui)
     for k, v in cpu.items():
         print(f"CPU {k}: mean {np.nanmean(v):.0f} %, max {np.nanmax(v):.0f} % (100 % = one core)" if k != "total"
               else f"CPU total (all processes on the machine): mean {np.nanmean(v):.0f} %, max {np.nanmax(v):.0f} % "

@@ -14,13 +14,15 @@ from fractions import Fraction
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import butter, resample_poly, sosfiltfilt, welch
+from scipy.signal import butter, get_window, resample_poly, sosfiltfilt
 
 #: The thesis's six bands (Hz): delta 0.3-4, theta 4-8, alpha 8-12, beta1 12-18, beta2 18-30, gamma 30-45.
 THESIS_BANDS: tuple[tuple[float, float], ...] = ((0.3, 4.0), (4.0, 8.0), (8.0, 12.0), (12.0, 18.0), (18.0, 30.0),
                                                  (30.0, 45.0))
 #: SEED's five bands (Hz) for differential entropy: delta, theta, alpha, beta, gamma.
 SEED_BANDS: tuple[tuple[float, float], ...] = ((1.0, 4.0), (4.0, 8.0), (8.0, 14.0), (14.0, 31.0), (31.0, 50.0))
+#: Steps computed together in band_powers (bounds memory on long recordings).
+_STEPS_PER_CHUNK = 256
 #: Band power below this (signal units^2) is clipped before taking a logarithm (a flat channel).
 POWER_FLOOR = 1e-12
 
@@ -76,8 +78,10 @@ def band_powers(
 ) -> np.ndarray:
     """Power per band of each window ending at ``ends``: (n_steps, n_channels, n_bands).
 
-    Welch PSD (Hann segments of ``segment_seconds``, 50 % overlap, mean removed per segment),
-    integrated over each band [lo, hi) by the rectangle rule on the PSD's frequency bins.
+    Welch's PSD as scipy.signal.welch defines it (periodic Hann segments of ``segment_seconds``,
+    50 % overlap, mean removed per segment, density scaling, one-sided), integrated over each
+    band [lo, hi) by the rectangle rule on its frequency bins. Windows a few hops apart share
+    segments, so each distinct segment's periodogram is computed once and averaged per window.
     """
     win = round(window_seconds * rate)
     seg = min(round(segment_seconds * rate), win)
@@ -87,17 +91,31 @@ def band_powers(
             f"band power needs {window_seconds:g} s ({win} samples) before every step; "
             f"got {data.shape[0]} samples for steps ending at samples {ends.min()}..{ends.max()}"
         )
-    windows = sliding_window_view(data, win, axis=0)[ends - win]  # (n_steps, n_channels, win)
-    freqs, psd = welch(windows, fs=rate, window="hann", nperseg=seg, noverlap=seg // 2, detrend="constant", axis=-1)
-    df = freqs[1] - freqs[0]
-    out = np.empty((*psd.shape[:2], len(bands)))
-    for b, (lo, hi) in enumerate(bands):
+    freqs = np.fft.rfftfreq(seg, 1.0 / rate)
+    masks = []
+    for lo, hi in bands:
         mask = (freqs >= lo) & (freqs < hi)
         if hi > rate / 2 or not mask.any():
             raise ValueError(
                 f"band {lo:g}-{hi:g} Hz is not resolved at {rate:g} Hz with {segment_seconds:g} s segments"
             )
-        out[..., b] = psd[..., mask].sum(axis=-1) * df
+        masks.append(mask)
+    taper = get_window("hann", seg)
+    scale = np.full(freqs.size, 2.0 / (rate * (taper**2).sum()))  # one-sided density ...
+    scale[0] /= 2
+    if seg % 2 == 0:
+        scale[-1] /= 2  # ... except DC and Nyquist
+    offsets = np.arange((win - seg) // (seg - seg // 2) + 1) * (seg - seg // 2)
+    segments = sliding_window_view(data, seg, axis=0)  # (n - seg + 1, n_channels, seg), a view
+    out = np.empty((ends.size, data.shape[1], len(bands)))
+    for chunk in range(0, ends.size, _STEPS_PER_CHUNK):
+        starts = (ends[chunk:chunk + _STEPS_PER_CHUNK] - win)[:, None] + offsets  # (steps, n_segments)
+        unique, inverse = np.unique(starts, return_inverse=True)
+        x = segments[unique]
+        spectra = np.abs(np.fft.rfft((x - x.mean(axis=-1, keepdims=True)) * taper, axis=-1)) ** 2 * scale
+        psd = spectra[inverse.reshape(starts.shape)].mean(axis=1)  # (steps, n_channels, n_freqs)
+        for b, mask in enumerate(masks):
+            out[chunk:chunk + starts.shape[0], :, b] = psd[..., mask].sum(axis=-1) * (freqs[1] - freqs[0])
     return out
 
 

@@ -1,8 +1,9 @@
 """Causal temporal convolutional network (thesis, MODELS.md section 2) and the unimodal TCN regressors.
 
-Each residual block holds two weight-normalised dilated causal convolutions (padding
-(k-1)*dilation, then the right end chomped so step t sees inputs up to t only), ReLU and
-dropout, plus a 1x1 convolution on the residual when widths differ; dilation doubles per block.
+Each residual block holds two weight-normalised dilated causal convolutions (left padding of
+(k-1)*dilation, the equivalent of padding both ends and chomping the right, so step t sees
+inputs up to t only), ReLU and dropout, plus a 1x1 convolution on the residual when widths
+differ; dilation doubles per block.
 The regressor maps the TCN output at every step to valence (and arousal) in -1..1 (tanh).
 
 Registered: "tcn-eeg" (EEG band power, channels 128, 128) and "tcn-face" (face embedding,
@@ -17,7 +18,7 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-from torch.nn.utils.parametrizations import weight_norm
+import torch.nn.functional as F
 
 from models.base import EmotionModel
 from models.channels import DEAP_CHANNELS
@@ -26,20 +27,47 @@ from models.registry import register
 from models.spec import InputSpec, ModelSpec
 from models.transforms import sequence_inputs
 
+#: Below this many input values per sample PyTorch's CPU convolution avoids oneDNN (see CausalConv.forward).
+_SMALL_INPUT = 20480
 FALLBACK = "needs every input modality: a missing, stale or too short window raises MissingModality (no prediction)"
 
 
 class CausalConv(nn.Module):
-    """Weight-normalised Conv1d padded by (k-1)*dilation on both ends, right end chomped: causal, same length."""
+    """Weight-normalised dilated Conv1d that sees only the past: (k-1)*dilation zeros padded on the left.
+
+    Left padding equals the usual "pad both ends, chomp the right end" without computing and
+    discarding (k-1)*dilation outputs. Weight normalisation (w = g v / ||v|| per output channel)
+    is written out so that, when no gradient is needed, w is computed once and reused until
+    g or v change (their version counters move on every in-place update, e.g. optimiser steps).
+    """
 
     def __init__(self, c_in: int, c_out: int, kernel: int, dilation: int) -> None:
         super().__init__()
-        self.chomp = (kernel - 1) * dilation
-        self.conv = weight_norm(nn.Conv1d(c_in, c_out, kernel, padding=self.chomp, dilation=dilation))
+        conv = nn.Conv1d(c_in, c_out, kernel, dilation=dilation)
+        self.left, self.dilation = (kernel - 1) * dilation, dilation
+        self.weight_v = nn.Parameter(conv.weight.detach().clone())
+        self.weight_g = nn.Parameter(self.weight_v.detach().norm(dim=(1, 2), keepdim=True))
+        self.bias = nn.Parameter(conv.bias.detach().clone())
+        self._cached: tuple[tuple[int, ...], torch.Tensor] | None = None
+
+    def weight(self) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            return self.weight_g * self.weight_v / self.weight_v.norm(dim=(1, 2), keepdim=True)
+        key = (self.weight_v._version, self.weight_g._version, self.weight_v.data_ptr(), self.weight_g.data_ptr())
+        if self._cached is None or self._cached[0] != key:
+            self._cached = (key, self.weight_g * self.weight_v / self.weight_v.norm(dim=(1, 2), keepdim=True))
+        return self._cached[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x)
-        return y[..., : -self.chomp] if self.chomp else y
+        x = F.pad(x, (self.left, 0))
+        weight = self.weight()
+        if self.dilation == 1 or x.is_cuda or x[0].numel() > _SMALL_INPUT:
+            return F.conv1d(x, weight, self.bias, dilation=self.dilation)
+        # Small dilated inputs: PyTorch's CPU backend takes a slow generic kernel; im2col + one GEMM is ~2x faster.
+        steps = x.shape[-1] - self.left
+        cols = torch.cat([x[..., i * self.dilation: i * self.dilation + steps] for i in range(weight.shape[-1])], 1)
+        flat = weight.permute(0, 2, 1).reshape(weight.shape[0], -1)  # (c_out, k * c_in), tap-major like cols
+        return torch.baddbmm(self.bias[:, None], flat.expand(x.shape[0], -1, -1), cols)
 
 
 class TemporalBlock(nn.Module):

@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--subjects", nargs="*", default=None, help="read only these subjects")
     t.add_argument("--source", default=None, help="DEAP: preprocessed | original | auto")
     t.add_argument("--no-final", action="store_true", help="skip training the final deployable model")
+    t.add_argument("--face-cache", default="", help="folder caching face-video embeddings (default OUT/face_cache)")
     t.add_argument("--max-folds", type=int, default=0, help="run only the first N folds (a documented subset)")
     r = sub.add_parser("report", help="(re)write metrics.json, CSVs and plots of a run folder")
     r.add_argument("run")
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.source:
             options["source"] = args.source
         spec = RunSpec(args.dataset, args.root, args.model, args.protocol, args.out, list(args.test_subjects),
-                       parse_model_overrides(args.model_set), overrides, options, not args.no_final, args.max_folds)
+                       parse_model_overrides(args.model_set), overrides, options, not args.no_final, args.max_folds,
+                       args.face_cache)
         metrics = Run(spec).execute()
         print(_headline(metrics))
         print(f"report: {Path(args.out) / 'metrics.json'}")

@@ -20,7 +20,7 @@ from offline.windowing import WindowSet, is_classification
 
 def classification_scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, float]:
     return {"accuracy": accuracy(y_true, y_pred), "balanced_accuracy": balanced_accuracy(y_true, y_pred),
-            "f1": macro_f1(y_true, y_pred, n_classes), "n": int(len(y_true))}
+            "f1": macro_f1(y_true, y_pred, n_classes), "n": len(y_true)}
 
 
 def restored_traces(trials: list[Trial], ws: WindowSet, values: np.ndarray, target: str

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from offline.splits import Fold, make_folds
 from offline.trials import Trial
 from offline.windowing import WindowSet, is_classification, make_windows, trial_class
 
+_IGNORED_RUN = {"out": "", "max_folds": 0}
+_IGNORED_TRAIN = {"num_threads": 0}
 #: Datasets whose signals are feature rows already at the model's step rate.
 FEATURE_DATASETS = ("mahnob-features", "seedv")
 
@@ -46,6 +49,7 @@ class RunSpec:
     dataset_options: dict[str, Any] = field(default_factory=dict)
     final_model: bool = True
     max_folds: int = 0  # 0 = every fold; otherwise the first N (a documented subset)
+    face_cache: str = ""  # where face-video embeddings are cached; default <out>/face_cache
 
 
 def adapt_model_overrides(spec: RunSpec, trials: list[Trial]) -> dict[str, Any]:
@@ -56,7 +60,8 @@ def adapt_model_overrides(spec: RunSpec, trials: list[Trial]) -> dict[str, Any]:
         branches = {}
         for modality, branch in defaults["branches"].items():
             if modality not in trials[0].signals:
-                raise KeyError(f"model {spec.model} needs {modality!r}; {spec.dataset} has {', '.join(trials[0].signals)}")
+                have = ", ".join(trials[0].signals)
+                raise KeyError(f"model {spec.model} needs {modality!r}; {spec.dataset} has {have}")
             branches[modality] = {**branch, "features": "precomputed",
                                   "feature_dim": int(trials[0].signals[modality].data.shape[1])}
         overrides["branches"] = branches
@@ -64,12 +69,25 @@ def adapt_model_overrides(spec: RunSpec, trials: list[Trial]) -> dict[str, Any]:
 
 
 def _n_classes(model: torch.nn.Module, targets: dict[str, str]) -> dict[str, int]:
-    return {t: int(getattr(model, "config", {}).get("n_classes", 2)) for t, k in targets.items() if is_classification(k)}
+    n = int(getattr(model, "config", {}).get("n_classes", 2))
+    return {t: n for t, k in targets.items() if is_classification(k)}
 
 
 def _strata(trials: list[Trial], targets: dict[str, str]) -> list[int]:
     first = next(((t, k) for t, k in targets.items() if is_classification(k)), None)
     return [trial_class(tr, *first) if first else 0 for tr in trials]
+
+
+def _fit_stats(features: np.ndarray) -> dict[str, list[float]]:
+    """models.transforms.fit_normalisation, with features that are constant up to float32 rounding left unscaled.
+
+    (Dividing by a std of ~1e-6 would blow rounding noise up to unit variance: noise a model can fit.)
+    """
+    stats = fit_normalisation(features)
+    mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
+    constant = std <= 1e-5 * np.maximum(1.0, np.abs(mean))
+    stats["std"] = np.where(constant, 1.0, std).tolist()
+    return stats
 
 
 def _normalise_set(ws: WindowSet, stats: dict[str, dict[str, list[float]]]) -> WindowSet:
@@ -89,28 +107,48 @@ class Run:
     def __init__(self, spec: RunSpec) -> None:
         self.spec = spec
         self.out = Path(spec.out)
+        self.cfg: TrainConfig = paper_defaults(spec.model, spec.protocol).with_overrides(spec.train_overrides)
+        if self.cfg.num_threads:
+            torch.set_num_threads(self.cfg.num_threads)
         self.trials = datasets.read(spec.dataset, spec.root, **spec.dataset_options)
         self.model_overrides = adapt_model_overrides(spec, self.trials)
         prototype = registry.build(spec.model, **self.model_overrides)
         self.model_spec = prototype.spec()
+        self.trials = self._with_inputs(self.trials)
         self.targets = self.model_spec.targets
         self.n_classes = _n_classes(prototype, self.targets)
-        self.cfg: TrainConfig = paper_defaults(spec.model, spec.protocol).with_overrides(spec.train_overrides)
         self.device = _device(self.cfg.device)
-        if self.cfg.num_threads:
-            torch.set_num_threads(self.cfg.num_threads)
         self.folds = make_folds(spec.protocol, self.trials, _strata(self.trials, self.targets), spec.test_subjects,
                                 k=self.cfg.k, val_fraction=self.cfg.val_fraction, seed=self.cfg.seed)
         if spec.max_folds:
             self.folds = self.folds[: spec.max_folds]
 
+    def _with_inputs(self, trials: list[Trial]) -> list[Trial]:
+        """Turn face videos into embeddings where the model needs them; leave out trials lacking a required input."""
+        from offline.video_faces import attach_faces
+
+        for modality, inp in self.model_spec.inputs.items():
+            if inp.transform == "frame_features" and any(modality in t.videos for t in trials):
+                cache = Path(self.spec.face_cache) if self.spec.face_cache else self.out / "face_cache"
+                attach_faces(trials, modality, inp.feature_dim, inp.rate, cache)
+        required = [m for m, i in self.model_spec.inputs.items() if i.required]
+        kept = [t for t in trials if all(m in t.signals for m in required)]
+        if len(kept) < len(trials):
+            warnings.warn(f"{len(trials) - len(kept)} of {len(trials)} trials lack {' or '.join(required)} and are "
+                          "left out of this run", stacklevel=2)
+        if not kept:
+            raise ValueError(f"no trial of {self.spec.dataset} has every input {self.spec.model} needs: "
+                             f"{', '.join(required)}")
+        return kept
+
     def _check_config(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         config = {"run": asdict(self.spec), "train": self.cfg.to_json(), "model": self.model_spec.to_json()}
         path = self.out / "config.json"
-        if path.is_file():
+        if path.is_file():  # resuming: everything that changes results must match (not out, threads or subset)
             old = json.loads(path.read_text())
-            if old["run"] | {"out": ""} != config["run"] | {"out": ""} or old["train"] != config["train"]:
+            same_run = old["run"] | _IGNORED_RUN == config["run"] | _IGNORED_RUN
+            if not same_run or old["train"] | _IGNORED_TRAIN != config["train"] | _IGNORED_TRAIN:
                 raise ValueError(f"{path}: this run folder holds a different run; choose another --out or delete it")
         _write_json(path, config)
 
@@ -137,7 +175,7 @@ class Run:
         val = windows.subset(np.isin(windows.trial, fold.val))
         if not len(train) or not len(val):
             raise ValueError(f"fold {fold.name}: {len(train)} training and {len(val)} validation windows")
-        stats = {m: fit_normalisation(v) for m, v in train.inputs.items()}  # training windows only
+        stats = {m: _fit_stats(v) for m, v in train.inputs.items()}  # training windows only
         train, val = _normalise_set(train, stats), _normalise_set(val, stats)
         model = registry.build(self.spec.model, **self.model_overrides)
         cfg = self.cfg if seed == self.cfg.seed else TrainConfig(**{**self.cfg.to_json(), "seed": seed})

@@ -48,7 +48,7 @@ def _subjects(trials: list[Trial]) -> list[str]:
 def _pick_validation_subjects(train_subjects: list[str], fraction: float, rng: np.random.Generator) -> list[str]:
     if len(train_subjects) < 2:
         raise ValueError("subject-independent validation needs at least two training subjects")
-    n_val = min(len(train_subjects) - 1, max(1, int(round(fraction * len(train_subjects)))))
+    n_val = min(len(train_subjects) - 1, max(1, round(fraction * len(train_subjects))))
     return sorted(rng.choice(train_subjects, size=n_val, replace=False).tolist())
 
 

@@ -138,19 +138,17 @@ def fit(model: EmotionModel, train: WindowSet, val: WindowSet, score: Score, cfg
     model.to(device)
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg)
-    rng = np.random.default_rng(cfg.seed)
     best = {k: v.detach().clone() for k, v in model.state_dict().items()}
     info = {"epoch": 0, "best_epoch": -1, "best_score": -math.inf, "bad_epochs": 0, "history": [], "done": False}
     if state_dir is not None and (restored := load_state(state_dir, model, optimizer, scheduler)) is not None:
         best, info = restored
-        rng = np.random.default_rng([cfg.seed, info["epoch"]])
     bar = tqdm(range(info["epoch"], cfg.epochs), desc=desc, leave=False, disable=None)
     seen, seconds = 0, 0.0
     for epoch in bar:
         if info["done"]:
             break
         model.train()
-        order = rng.permutation(len(train))
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))  # same order when resumed
         losses = []
         t0 = _clock(device)
         for start in range(0, len(order), cfg.batch_size):

@@ -10,11 +10,16 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Signal:
-    """Samples of one modality: data (n_samples, n_channels) at ``rate`` Hz, channels named."""
+    """Samples of one modality: data (n_samples, n_channels) at ``rate`` Hz, channels named.
+
+    ``timestamps`` (s from the trial's start) is set for irregular samples (face frames where a
+    face was found); otherwise sample i is at i / rate.
+    """
 
     data: np.ndarray
     rate: float
     channels: tuple[str, ...]
+    timestamps: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.data.ndim != 2:
@@ -23,10 +28,12 @@ class Signal:
             raise ValueError(f"{len(self.channels)} channel names for {self.data.shape[1]} columns")
         if self.rate <= 0:
             raise ValueError(f"sampling rate must be positive, got {self.rate}")
+        if self.timestamps is not None and len(self.timestamps) != self.data.shape[0]:
+            raise ValueError(f"{len(self.timestamps)} timestamps for {self.data.shape[0]} samples")
 
     @property
     def duration(self) -> float:
-        return self.data.shape[0] / self.rate
+        return self.data.shape[0] / self.rate if self.timestamps is None else float("inf")
 
     def select(self, names: tuple[str, ...] | list[str], source: str = "") -> np.ndarray:
         """Columns in the order of ``names`` (matched by name, never by position)."""

@@ -65,11 +65,20 @@ def window_ends(trial: Trial, spec: ModelSpec, hop_seconds: float) -> np.ndarray
 
 def _modality_window(trial: Trial, modality: str, end: float, lookback: float) -> ModalityWindow:
     signal = trial.signals[modality]
-    stop = int(round(end * signal.rate))
+    if signal.timestamps is not None:  # irregular frames: those in (end - lookback, end]
+        rows = np.flatnonzero((signal.timestamps > end - lookback - 1e-9) & (signal.timestamps <= end + 1e-9))
+        return ModalityWindow(signal.data[rows], signal.timestamps[rows], signal.rate, signal.channels)
+    stop = round(end * signal.rate)
     start = max(0, stop - int(np.ceil(lookback * signal.rate)))
     data = signal.data[start:stop]
     timestamps = np.arange(start, stop) / signal.rate
     return ModalityWindow(data, timestamps, signal.rate, signal.channels)
+
+
+def _last_instant(trial: Trial, end: float) -> float:
+    """The window's end on the trial clock: the newest regular sample before ``end`` (as a live buffer has it)."""
+    rates = [s.rate for s in trial.signals.values() if s.timestamps is None]
+    return (round(end * max(rates)) - 1) / max(rates) if rates else end
 
 
 def cut_trial(trial: Trial, spec: ModelSpec, hop_seconds: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -84,7 +93,7 @@ def cut_trial(trial: Trial, spec: ModelSpec, hop_seconds: float) -> tuple[dict[s
             lookback = get_transform(inp.transform).lookback_seconds(inp)
             window = _modality_window(trial, modality, end, lookback)
             try:
-                out[modality].append(compute_features(inp, window))
+                out[modality].append(compute_features(inp, window, t_end=_last_instant(trial, end)))
             except Exception as exc:
                 raise type(exc)(f"trial {trial.key} ({trial.source}), window ending at {end:.2f} s: {exc}") from exc
     return {m: np.stack(v) if v else np.zeros((0, 0, 0), np.float32) for m, v in out.items()}, ends

@@ -103,18 +103,10 @@ class InferenceWorker:
             return f"{nan_rows} samples with NaN in the window (not used; recorded as received)"
         return ModalityWindow(data, ts, stream.rate, stream.channels)
 
-    def step(self) -> Prediction:
-        """Cut windows, run the model, publish and return the Prediction."""
-        with self._lock:
-            predictor, model_problem = self._predictor, self._model_problem
+    def cut_windows(self, wanted: dict[str, float]) -> tuple[float, Window, dict[str, str]]:
+        """The windows ending now (``t_end``) of ``{modality: seconds}``, and why the others cannot be used."""
         now = pylsl.local_clock()
         t_end = _window_end(self.streams, now)
-        needs = dict(predictor.spec.inputs) if predictor is not None else {}
-        wanted = {m: get_transform(inp.transform).lookback_seconds(inp) for m, inp in needs.items()}
-        if EEG in self.streams:
-            wanted[EEG] = max(wanted.get(EEG, 0.0), DISPLAY_EEG_SECONDS)
-        if EXPRESSION in self.streams:
-            wanted[EXPRESSION] = max(wanted.get(EXPRESSION, 0.0), FACE_PRIOR_SECONDS)
         windows: Window = {}
         problems: dict[str, str] = {}
         for modality, seconds in wanted.items():
@@ -124,6 +116,19 @@ class InferenceWorker:
                 problems[modality] = cut
             else:
                 windows[modality] = cut
+        return t_end, windows, problems
+
+    def step(self) -> Prediction:
+        """Cut windows, run the model, publish and return the Prediction."""
+        with self._lock:
+            predictor, model_problem = self._predictor, self._model_problem
+        needs = dict(predictor.spec.inputs) if predictor is not None else {}
+        wanted = {m: get_transform(inp.transform).lookback_seconds(inp) for m, inp in needs.items()}
+        if EEG in self.streams:
+            wanted[EEG] = max(wanted.get(EEG, 0.0), DISPLAY_EEG_SECONDS)
+        if EXPRESSION in self.streams:
+            wanted[EXPRESSION] = max(wanted.get(EXPRESSION, 0.0), FACE_PRIOR_SECONDS)
+        t_end, windows, problems = self.cut_windows(wanted)
         valence = arousal = float("nan")
         output = None
         if predictor is None or model_problem:

@@ -3,15 +3,18 @@
 ``Pipeline`` owns every thread of the running app and is what ``app.py``, the dashboard, the
 benchmarks and the tests drive: ``start()``, ``stop()``, ``status()``, ``subscribe(callback)``
 (called from the inference thread with each Prediction), ``start_recording(path)`` /
-``stop_recording()``, ``insert_marker(text)`` and ``swap_predictor(predictor)`` (takes effect
-between two windows). Opening problems are clear errors before any thread starts, except the
-camera (reported; EEG keeps running) and a model the streams cannot feed (reported; streams
-are still acquired, recorded and shown).
+``stop_recording()``, ``insert_marker(text)``, ``swap_predictor(predictor)`` (takes effect
+between two windows) and ``rollback()`` (back to the model before the last swap); with
+``weights_dir`` a ``realtime.hot_swap.BundleWatcher`` swaps in bundles dropped into that folder.
+Opening problems are clear errors before any thread starts, except the camera (reported; EEG
+keeps running) and a model the streams cannot feed (reported; streams are still acquired,
+recorded and shown).
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,8 +23,9 @@ from pathlib import Path
 
 import pylsl
 
-from models.contracts import EEG, EXPRESSION, FACE
+from models.contracts import EEG, EXPRESSION, FACE, ModelOutput
 from models.live import IncompatibleStreams, Predictor
+from models.transforms import MissingModality, get_transform
 from realtime.inference_worker import InferenceWorker
 from realtime.live_stream import LiveStream
 from realtime.lsl_outlets import MarkerOutlet, PredictionOutlet
@@ -38,6 +42,8 @@ FACE_BUFFER_SECONDS = 120.0
 MAX_CAMERA_FPS = 60.0
 #: A face row older than this (s) means no face right now (camera stalled, face left the picture).
 FACE_STALE_SECONDS = 1.0
+#: Models kept for rollback after swaps.
+ROLLBACK_DEPTH = 5
 
 
 @dataclass
@@ -55,6 +61,21 @@ class PipelineConfig:
     app_name: str = "emolive"
     replay_loop: bool = True
     record: str | None = None  # session file recorded from the very first sample
+    weights_dir: str | None = None  # folder watched for new checkpoint bundles (hot-swap)
+    torch_threads: int | None = None  # intra-op threads for the models; None: 1 on machines of <= 4 cores
+
+
+def torch_thread_count(requested: int | None) -> int:
+    """Intra-op threads for torch: the face worker and the inference worker share the CPU with acquisition.
+
+    On small machines one thread each keeps torch from starving the EEG and recorder threads
+    (measured on 2 cores: with torch's default of 2 threads a loaded machine ran the face
+    worker 20x slower); on larger ones half the cores.
+    """
+    if requested:
+        return requested
+    cores = os.cpu_count() or 1
+    return 1 if cores <= 4 else cores // 2
 
 
 class Pipeline:
@@ -74,6 +95,9 @@ class Pipeline:
         self.prediction_outlet: PredictionOutlet | None = None
         self.marker_outlet: MarkerOutlet | None = None
         self._worker: InferenceWorker | None = None
+        self.watcher = None  # realtime.hot_swap.BundleWatcher when config.weights_dir is set
+        self._previous: list[Predictor] = []  # models swapped out, newest last (for rollback)
+        self._swap_lock = threading.Lock()
         self._subscribers: list[Callable[[Prediction], None]] = []
         self._sub_lock = threading.Lock()
         self._latest: Prediction | None = None
@@ -93,6 +117,9 @@ class Pipeline:
     def start(self) -> None:
         """Open everything, then start the threads. Raises SourceError / FileNotFoundError / model errors."""
         c = self.config
+        import torch
+
+        torch.set_num_threads(torch_thread_count(c.torch_threads))
         if self.source is None and c.eeg:
             self.source = make_source(c.eeg, c.eeg_stream, c.serial_port, c.board_args, c.replay_loop)
         if self.source is not None:
@@ -122,9 +149,20 @@ class Pipeline:
         self._worker.start()
         self._started_at = time.monotonic()
         self._running = True
+        if c.weights_dir:
+            from realtime.hot_swap import BundleWatcher
+
+            self.watcher = BundleWatcher(c.weights_dir, self, self.predictor.device if self.predictor else "cpu")
+            try:
+                self.watcher.start()
+            except BaseException:
+                self.stop()
+                raise
 
     def stop(self) -> None:
         """Stop the threads, then close the recording (after it has written everything it holds)."""
+        if self.watcher is not None:
+            self.watcher.stop()
         if self._worker is not None:
             self._worker.stop()
         self._close_inputs()
@@ -145,7 +183,7 @@ class Pipeline:
         """Camera + face worker into FACE / EXPRESSION buffers; a camera that cannot open is reported, not fatal."""
         if self.config.camera in ("", "none"):
             return
-        from models.face_backbones import FER_CLASSES
+        from models.face_backbones import FER_CLASSES, BackboneUnavailable
         from models.face_features import FaceAnalyzer
         from realtime.camera import Camera, CameraError, parse_camera_spec
         from realtime.face_worker import FaceWorker
@@ -160,7 +198,12 @@ class Pipeline:
         face_input = self.predictor.spec.inputs.get(FACE) if self.predictor is not None else None
         backbone = "resnet50" if face_input is not None and face_input.feature_dim == 2048 else "fer"
         device = self.predictor.device if self.predictor is not None else "cpu"
-        analyzer = FaceAnalyzer(backbone=backbone, device=device)
+        try:
+            analyzer = FaceAnalyzer(backbone=backbone, device=device)
+        except BackboneUnavailable as exc:
+            camera.stop()
+            self.camera, self.camera_problem = None, str(exc)
+            return
         capacity = int(FACE_BUFFER_SECONDS * MAX_CAMERA_FPS)
         face = RingBuffer(analyzer.embedding_dim, capacity)
         expression = RingBuffer(len(FER_CLASSES), capacity)
@@ -181,11 +224,49 @@ class Pipeline:
             return str(exc)
         return ""
 
+    def check_predictor(self, predictor: Predictor) -> str:
+        """Empty if the live streams can feed ``predictor``, else what is missing (nothing is changed)."""
+        return self._check(predictor)
+
+    def try_predictor(self, predictor: Predictor) -> ModelOutput:
+        """One forward pass of ``predictor`` on the current windows, not published (hot-swap's trial run).
+
+        Raises MissingModality when a required input has no usable window right now."""
+        if self._worker is None:
+            raise RuntimeError("the pipeline is not running")
+        wanted = {m: get_transform(i.transform).lookback_seconds(i) for m, i in predictor.spec.inputs.items()}
+        _, windows, problems = self._worker.cut_windows(wanted)
+        missing = [f"{m}: {problems[m]}" for m, i in predictor.spec.inputs.items() if i.required and m not in windows]
+        if missing:
+            raise MissingModality("; ".join(missing))
+        return predictor.predict({m: w for m, w in windows.items() if m in predictor.spec.inputs})
+
     def swap_predictor(self, predictor: Predictor) -> None:
         """Use ``predictor`` from the next window on; raises IncompatibleStreams (old model kept) if it cannot run."""
-        problem = self._check(predictor)
-        if problem:
-            raise IncompatibleStreams(problem)
+        with self._swap_lock:
+            problem = self._check(predictor)
+            if problem:
+                raise IncompatibleStreams(problem)
+            if self.predictor is not None and self.predictor is not predictor:
+                self._previous = [*self._previous, self.predictor][-ROLLBACK_DEPTH:]
+            self._install(predictor)
+
+    def rollback(self) -> str:
+        """Go back to the model that ran before the last swap (from the next window on); returns its id.
+
+        Raises RuntimeError when there is none, IncompatibleStreams (nothing changed) if it cannot run."""
+        with self._swap_lock:
+            if not self._previous:
+                raise RuntimeError("no previous model to roll back to")
+            previous = self._previous[-1]
+            problem = self._check(previous)
+            if problem:
+                raise IncompatibleStreams(f"cannot roll back to {previous.model_id}: {problem}")
+            self._previous = self._previous[:-1]
+            self._install(previous)
+            return previous.model_id
+
+    def _install(self, predictor: Predictor) -> None:
         self.predictor = predictor
         self.model_problem = ""
         if self._worker is not None:
@@ -211,13 +292,16 @@ class Pipeline:
         for callback in self._subscribers:
             callback(p)
 
-    def start_recording(self, path: str | Path) -> Path:
-        """Record every stream from now on, with predictions and markers, to the session file ``path``."""
+    def start_recording(self, path: str | Path, attrs: dict[str, str] | None = None,
+                        tables: dict[str, dict[str, str]] | None = None) -> Path:
+        """Record every stream from now on, with predictions and markers, to the session file ``path``.
+
+        ``attrs`` are added to the file's attributes; ``tables`` declares event tables (see Recorder)."""
         if self.recorder is not None:
             raise RuntimeError(f"already recording to {self.recorder.path}")
         attrs = {"app": self.config.app_name, "eeg_source": self.source.description if self.source else "none",
-                 "camera": self.config.camera, "model": self.config.model}
-        self.recorder = Recorder(path, list(self.streams.values()), attrs)
+                 "camera": self.config.camera, "model": self.config.model, **(attrs or {})}
+        self.recorder = Recorder(path, list(self.streams.values()), attrs, tables)
         self.recorder.start()
         self.subscribe(self.recorder.add_prediction)
         return self.recorder.path
@@ -271,4 +355,6 @@ class Pipeline:
             recorder=self.recorder.status() if self.recorder is not None else None,
             markers=self._n_markers,
             problems=dict(p.problems) if p is not None else {},
+            swap=self.watcher.summary() if self.watcher is not None else "",
+            previous_model_id=self._previous[-1].model_id if self._previous else "",
         )

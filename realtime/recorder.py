@@ -4,7 +4,8 @@ The thread reads each ring buffer with ``read_since`` from the index where it le
 sample is skipped; if it ever falls more than a buffer behind, the lost samples are counted
 as an overrun and reported. Predictions and markers arrive through a bounded queue (a full
 queue is an overrun too). The file is flushed at least every ``FLUSH_SECONDS``, so a crash
-loses at most that much.
+loses at most that much. Callers may declare event tables (e.g. calibration blocks and
+ratings) up front; their rows (``add_row``) are written the same way under ``/tables``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import numpy as np
 
 from realtime.live_stream import LiveStream
 from realtime.prediction import Prediction
-from realtime.session_file import FORMAT, PREDICTION_FIELDS, VERSION
+from realtime.session_file import FORMAT, PREDICTION_FIELDS, TABLES_GROUP, VERSION
 
 FLUSH_SECONDS = 0.5
 QUEUE_LIMIT = 10_000
+#: Column kinds of event tables -> HDF5 types.
+TABLE_KINDS = {"float": np.float64, "text": h5py.string_dtype()}
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,9 @@ def _append(ds: h5py.Dataset, rows: np.ndarray | list) -> None:
 class Recorder:
     """Writes ``streams`` (read from their ring buffers from ``start()`` on), predictions and markers to ``path``."""
 
-    def __init__(self, path: str | Path, streams: list[LiveStream], attrs: dict[str, str] | None = None) -> None:
+    def __init__(self, path: str | Path, streams: list[LiveStream], attrs: dict[str, str] | None = None,
+                 tables: dict[str, dict[str, str]] | None = None) -> None:
+        """``tables``: {table: {column: "float" | "text"}}, created now (SWMR files cannot grow new datasets)."""
         self.path = Path(path)
         self.streams = streams
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,12 +79,20 @@ class Recorder:
         m = f.create_group("markers")
         _appendable(m, "time", (), np.float64)
         _appendable(m, "text", (), h5py.string_dtype())
+        self._tables = {name: dict(columns) for name, columns in (tables or {}).items()}
+        for name, columns in self._tables.items():
+            g = f.require_group(TABLES_GROUP).create_group(name)
+            for column, kind in columns.items():
+                if kind not in TABLE_KINDS:
+                    raise ValueError(f"table {name}: column {column} has kind {kind!r}; use float or text")
+                _appendable(g, column, (), TABLE_KINDS[kind])
         f.swmr_mode = True
         self._file = f
         self._next = {s.modality: s.buffer.total for s in streams}
         self._written = dict.fromkeys(self._modalities, 0)
         self._predictions: collections.deque[Prediction] = collections.deque()
         self._markers: collections.deque[tuple[float, str]] = collections.deque()
+        self._rows: collections.deque[tuple[str, dict[str, float | str]]] = collections.deque()
         self._n_predictions = 0
         self._lost = 0
         self._overruns = 0
@@ -97,6 +110,15 @@ class Recorder:
 
     def add_marker(self, time_: float, text: str) -> None:
         self._markers.append((time_, text))
+
+    def add_row(self, table: str, row: dict[str, float | str]) -> None:
+        """Queue one row of a declared table; every column must be given."""
+        columns = self._tables.get(table)
+        if columns is None:
+            raise KeyError(f"table {table!r} was not declared when the recording started")
+        if set(row) != set(columns):
+            raise ValueError(f"table {table}: row has columns {sorted(row)}, the table {sorted(columns)}")
+        self._rows.append((table, dict(row)))
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -150,4 +172,8 @@ class Recorder:
         if markers:
             _append(f["markers/time"], np.array([t for t, _ in markers], dtype=np.float64))
             _append(f["markers/text"], [t for _, t in markers])
+        rows = [self._rows.popleft() for _ in range(len(self._rows))]
+        for table, row in rows:
+            for column, value in row.items():
+                _append(f[TABLES_GROUP][table][column], [value] if isinstance(value, str) else np.array([value]))
         f.flush()

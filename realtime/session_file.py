@@ -7,6 +7,8 @@ Layout (every dataset resizable along its first axis, appended while recording):
 - ``/predictions/<field>``: one row per Prediction (fields in ``PREDICTION_FIELDS`` plus
   ``available_<modality>``).
 - ``/markers/time`` and ``/markers/text``.
+- ``/tables/<table>/<column>``: optional event tables declared when recording starts (e.g. the
+  calibration session's ``blocks`` and ``ratings``), one row per event.
 The file is written with libver="latest" in SWMR mode, so it can be read while recording.
 """
 
@@ -22,6 +24,7 @@ FORMAT = "emolive-session"
 VERSION = 1
 #: Scalar prediction fields stored as float64 datasets.
 PREDICTION_FIELDS = ("time", "published", "valence", "arousal", "face_valence", "face_arousal")
+TABLES_GROUP = "tables"
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Session:
     predictions: dict[str, np.ndarray]
     markers: list[tuple[float, str]] = field(default_factory=list)
     attrs: dict[str, object] = field(default_factory=dict)
+    tables: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def _text(values: np.ndarray) -> np.ndarray:
@@ -68,7 +72,7 @@ def read_session(path: str | Path) -> Session:
             raise ValueError(f"{path} is HDF5 but not an {FORMAT} file (attribute 'format' missing)")
         streams = {}
         for name, group in f.items():
-            if name in ("predictions", "markers"):
+            if name in ("predictions", "markers", TABLES_GROUP):
                 continue
             streams[name] = RecordedStream(
                 data=group["data"][()],
@@ -80,4 +84,8 @@ def read_session(path: str | Path) -> Session:
         for key, ds in f["predictions"].items():
             predictions[key] = _text(ds[()]) if ds.dtype.kind in "OS" else ds[()]
         markers = list(zip(f["markers/time"][()].tolist(), _text(f["markers/text"][()]).tolist(), strict=True))
-        return Session(streams, predictions, markers, dict(f.attrs))
+        tables = {
+            name: {c: _text(ds[()]) if ds.dtype.kind in "OS" else ds[()] for c, ds in group.items()}
+            for name, group in f.get(TABLES_GROUP, {}).items()
+        }
+        return Session(streams, predictions, markers, dict(f.attrs), tables)

@@ -72,6 +72,8 @@ class PipelineStatus:
     recorder: RecorderStatus | None
     markers: int = 0
     problems: dict[str, str] = field(default_factory=dict)  # of the latest prediction
+    swap: str = ""  # hot-swap: the latest verdict on a dropped-in bundle and what is waiting (realtime.hot_swap)
+    previous_model_id: str = ""  # what Pipeline.rollback() would bring back; empty when nothing
 
 
 def _ms(x: float) -> str:
@@ -110,6 +112,8 @@ def format_status(s: PipelineStatus) -> str:
         parts.append(f"[model not running: {s.model_problem}]")
     elif "model" in s.problems:
         parts.append(f"[{s.problems['model']}]")
+    if s.swap:
+        parts.append(f"[hot-swap: {s.swap}]")
     if s.recorder is not None:
         r = s.recorder
         lost = f" LOST {r.samples_lost}" if r.samples_lost else ""

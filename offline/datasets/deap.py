@@ -27,7 +27,7 @@ PERIPHERAL_CHANNELS = ("hEOG", "vEOG", "zEMG", "tEMG", "GSR", "Respiration", "Pl
 RATINGS = ("valence", "arousal", "dominance", "liking")
 PREPROCESSED_RATE = 128.0
 BASELINE_SECONDS = 3.0
-VIDEO_FPS = 50.0
+VIDEO_FPS = 50.0  # documented rate, used when a container does not state its own
 CODE_VIDEO_START, CODE_VIDEO_END = 4, 5
 
 
@@ -148,6 +148,16 @@ def _read_original(path: Path, rows: list[dict[str, str]]) -> list[Trial]:
     return trials
 
 
+def _video_fps(path: Path) -> float:
+    """The container's frame rate (DEAP's are 50 fps); 50 when the container does not say."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
+    capture.release()
+    return float(fps) if fps and fps > 0 else VIDEO_FPS
+
+
 def _attach_videos(folder: Path, subject: str, trials: list[Trial], rows: list[dict[str, str]]) -> None:
     """Face videos are named by presentation order; map them to rows through Experiment_id. Missing ones: warn."""
     if not folder.is_dir():
@@ -162,6 +172,6 @@ def _attach_videos(folder: Path, subject: str, trials: list[Trial], rows: list[d
         if trial is None:
             continue
         if video.is_file():
-            trial.videos["face"] = VideoRef(video, VIDEO_FPS)
+            trial.videos["face"] = VideoRef(video, _video_fps(video))
         else:
             warnings.warn(f"{video}: face video missing; trial {trial.key} has EEG only", stacklevel=3)

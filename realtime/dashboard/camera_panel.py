@@ -29,10 +29,15 @@ class CameraPanel(QtWidgets.QLabel):
         self.state = ""
         self._image: QtGui.QImage | None = None
         self._frame_index = -1
+        self._note = ""
         self.show_state("waiting for the camera")
 
     def update_from(self, camera: object | None, face_worker: object | None, camera_problem: str, now: float) -> None:
-        """Show the face worker's newest snapshot, or why there is none (no camera, camera gone, stalled)."""
+        """Show the face worker's newest snapshot, or why there is none (no camera, camera gone, stalled).
+
+        The camera's own newest frame tells whether it still delivers; the snapshot shown is the newest
+        one analysed (its box belongs to it), marked when the analysis lags the camera by over a second.
+        """
         if camera is None or face_worker is None:
             self._state_once(f"no camera{': ' + camera_problem if camera_problem else ''}")
             return
@@ -40,14 +45,22 @@ class CameraPanel(QtWidgets.QLabel):
         if error and getattr(camera, "state", "") != "running":
             self._state_once(f"camera gone: {error}")
             return
+        newest = camera.frames.peek()
+        if newest is None:
+            self._state_once("waiting for the camera")
+            return
+        if now - newest.timestamp > CAMERA_STALE_SECONDS:
+            self._state_once(f"camera gone: no frame for {now - newest.timestamp:.0f} s")
+            return
         snap = face_worker.latest
         if snap is None:
-            self._state_once("waiting for the first frame")
-        elif now - snap.time > CAMERA_STALE_SECONDS:
-            self._state_once(f"camera gone: no frame for {now - snap.time:.0f} s")
-        elif snap.frame_index != self._frame_index or self._image is None:
-            self._frame_index = snap.frame_index
-            self.show_frame(snap.thumbnail, snap.box, snap.label, snap.probability)
+            self._state_once("analysing the first frame…")
+            return
+        lag = round(newest.timestamp - snap.time)
+        note = f"face analysis {lag} s behind the camera" if lag >= 1 else ""
+        if (snap.frame_index, note) != (self._frame_index, self._note) or self._image is None:
+            self._frame_index, self._note = snap.frame_index, note
+            self.show_frame(snap.thumbnail, snap.box, snap.label, snap.probability, note)
 
     def _state_once(self, text: str) -> None:
         if text != self.state:
@@ -87,7 +100,7 @@ class CameraPanel(QtWidgets.QLabel):
             self.state = "face"
         else:
             self.state = "no face"
-        banner = note or ("" if box is not None else "no face found")
+        banner = " · ".join(t for t in ("" if box is not None else "no face found", note) if t)
         if banner:
             metrics = QtGui.QFontMetrics(font)
             h = metrics.height() + 6

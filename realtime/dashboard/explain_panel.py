@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6 import QtWidgets
+from PyQt6 import QtCore, QtWidgets
 
 from realtime.dashboard import theme
 from realtime.dashboard.series import recent
@@ -35,6 +35,9 @@ class ExplainPanel(QtWidgets.QWidget):
         self.saliency_plot.setMouseEnabled(x=False, y=False)
         self.saliency = pg.BarGraphItem(x=[], height=[], width=1.0, brush=theme.VALENCE, pen=None)
         self.saliency_plot.addItem(self.saliency)
+        self.uniform = pg.InfiniteLine(angle=0, pen=pg.mkPen(theme.TEXT, width=1, style=QtCore.Qt.PenStyle.DashLine),
+                                       label="uniform", labelOpts={"color": theme.MUTED, "position": 0.9})
+        self.saliency_plot.addItem(self.uniform, ignoreBounds=True)
         self.saliency_note = pg.TextItem(color=theme.MUTED, anchor=(0.5, 0.5))
         self.saliency_note.setParentItem(self.saliency_plot.vb)
 
@@ -81,12 +84,16 @@ class ExplainPanel(QtWidgets.QWidget):
             sal = np.asarray(latest.saliency, dtype=float).ravel()
             step = (window_seconds or len(sal)) / len(sal)
             x = (np.arange(len(sal)) + 0.5) * step
-            self.saliency.setOpts(x=x, height=sal, width=step * 0.9)
+            self.saliency.setOpts(x=x, height=sal, width=step * (0.85 if len(sal) <= 32 else 1.0))
+            self.uniform.setPos(1.0 / len(sal))  # attention spread evenly over the window
+            self.uniform.setVisible(True)
             self.saliency_plot.setXRange(0, step * len(sal), padding=0)
-            self.saliency_plot.setYRange(0, max(float(np.nanmax(sal)), 1e-6) * 1.05, padding=0)
+            top = max(float(np.nanmax(sal)), 1.0 / len(sal), 1e-6) * 1.15
+            self.saliency_plot.setYRange(0, top, padding=0)
             self._note(self.saliency_note, self.saliency_plot, "")
         else:
             self.saliency.setOpts(x=[], height=[])
+            self.uniform.setVisible(False)
             self._note(self.saliency_note, self.saliency_plot, f"{latest.model_id} gives no saliency")
 
         shown = recent(history, now - self.seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 
 from PyQt6 import QtCore, QtWidgets
@@ -82,9 +83,11 @@ class HealthPanel(QtWidgets.QWidget):
 
     def update_health(self, s: PipelineStatus, device: str, gui_fps: float, gui_dropped: int) -> None:
         problem = s.model_problem or s.problems.get("model", "")
-        text = f"model: <b>{s.model_id}</b>"
+        text = f"model: <b>{html.escape(s.model_id)}</b>"
         if problem:
-            text += f"<br><span style='color:{theme.BAD}'>{problem}</span>"
+            text += f"<br><span style='color:{theme.BAD}'>{html.escape(problem)}</span>"
+        if s.swap:
+            text += f"<br><span style='color:{theme.MUTED}'>hot-swap: {html.escape(s.swap)}</span>"
         self.model_label.setText(text)
         self.trained_badge.setText("trained" if s.trained else "UNTRAINED")
         self.trained_badge.setObjectName("trained" if s.trained else "untrained")

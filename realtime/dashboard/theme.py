@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PyQt6 import QtGui
+from PyQt6 import QtGui, QtWidgets
 
 BACKGROUND = "#15181d"
 PANEL = "#1d2128"
@@ -36,11 +36,18 @@ def modality_colour(modality: str) -> str:
     return MODALITY_COLOURS.get(modality, MUTED)
 
 
-def style_plot(plot: pg.PlotItem, title: str | None = None) -> None:
-    """Grid, muted axes and a small bold title for one plot."""
-    plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
+def style_plot(plot: pg.PlotItem, title: str | None = None, grid: bool = True) -> None:
+    """Grid, muted axes and a small bold title for one plot.
+
+    Plots redrawn every frame pass ``grid=False`` and use ``grid_lines``: pyqtgraph draws a grid as
+    part of the axis, whose picture (with all its text) is then repainted whenever any curve changes.
+    """
+    if grid:
+        plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
     for side in ("left", "bottom"):
         axis = plot.getAxis(side)
+        # cached as a pixmap: a neighbouring curve's repaint blits it instead of redrawing all its text
+        axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         axis.setPen(pg.mkPen(MUTED))
         axis.setTextPen(pg.mkPen(MUTED))
     if title:
@@ -61,3 +68,13 @@ QLabel#untrained {{ background: {BAD}; color: white; font-weight: bold; border-r
 QLabel#trained {{ background: {GOOD}; color: #10210f; font-weight: bold; border-radius: 4px; padding: 2px 8px; }}
 QStatusBar {{ color: {MUTED}; }}
 """
+
+
+def grid_lines(plot: pg.PlotItem, xs: list[float] = (), ys: list[float] = ()) -> list[pg.InfiniteLine]:
+    """Faint fixed grid lines as separate items, so a changing curve does not repaint the axes."""
+    pen = pg.mkPen(colour(MUTED, int(255 * GRID_ALPHA)), width=1)
+    lines = [pg.InfiniteLine(pos=x, angle=90, pen=pen) for x in xs]
+    lines += [pg.InfiniteLine(pos=y, angle=0, pen=pen) for y in ys]
+    for line in lines:
+        plot.addItem(line, ignoreBounds=True)
+    return lines

@@ -16,14 +16,28 @@ from realtime.prediction import Prediction
 BAND_SCALE = 0.5
 
 
+def readout(latest: Prediction | None, target: str) -> str:
+    """The current value of ``target``, or why there is none (the model's problem, or it does not predict it)."""
+    if latest is None:
+        return "waiting for predictions"
+    value = getattr(latest, target)
+    if np.isfinite(value):
+        return f"{value:+.2f}"
+    if "model" in latest.problems:
+        return latest.problems["model"]
+    return f"{target} not predicted by {latest.model_id}"
+
+
 class TargetPlot:
     """One target (valence or arousal): model curve, confidence band, face-only curve, current read-out."""
 
     def __init__(self, plot: pg.PlotItem, name: str, colour: str, legend: bool) -> None:
         self.plot = plot
         self.name = name
-        theme.style_plot(plot)
-        plot.setYRange(-1.05, 1.05, padding=0)
+        theme.style_plot(plot, grid=False)
+        theme.grid_lines(plot, ys=[-1.0, -0.5, 0.5, 1.0])
+        self.time_lines: list[pg.InfiniteLine] = []
+        plot.setYRange(-1.1, 1.1, padding=0)
         plot.setLabel("left", name, color=colour)
         plot.addLine(y=0, pen=pg.mkPen(theme.MUTED, width=1, style=QtCore.Qt.PenStyle.DotLine))
         self.upper = pg.PlotCurveItem(pen=pg.mkPen(None))
@@ -56,8 +70,8 @@ class TargetPlot:
         self.readout.setPos(rect.right() - 6, rect.top() + 2)
         self.badge.setPos(rect.right() - 6, rect.bottom() - 4)
 
-    def update(self, x: np.ndarray, value: np.ndarray, confidence: np.ndarray, face: np.ndarray, model_id: str,
-               trained: bool) -> None:
+    def update(self, x: np.ndarray, value: np.ndarray, confidence: np.ndarray, face: np.ndarray,
+               latest: Prediction | None) -> None:
         self.model.setData(x, value)
         self.face.setData(x, face)
         has_band = np.isfinite(confidence) & np.isfinite(value)
@@ -68,14 +82,9 @@ class TargetPlot:
             self.band.setVisible(True)
         else:
             self.band.setVisible(False)
-        if len(value) == 0:
-            self.readout.setText("waiting for predictions")
-        elif np.isfinite(value[-1]):
-            self.readout.setText(f"{value[-1]:+.2f}")
-        else:
-            self.readout.setText(f"not predicted by {model_id}")
-        self.badge.setText("" if trained or len(value) == 0 else "UNTRAINED")
-        self.badge.setVisible(bool(len(value)) and not trained)
+        self.readout.setText(readout(latest, self.name))
+        self.badge.setText("UNTRAINED")
+        self.badge.setVisible(latest is not None and not latest.trained)
         self._place_labels()
 
 
@@ -95,12 +104,16 @@ class TracesPanel(pg.GraphicsLayoutWidget):
     def set_seconds(self, seconds: float) -> None:
         self.seconds = float(seconds)
         self.valence.plot.setXRange(-self.seconds, 0, padding=0.01)
+        step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120) if self.seconds / s <= 8)
+        for target in (self.valence, self.arousal):
+            for line in target.time_lines:
+                target.plot.removeItem(line)
+            target.time_lines = theme.grid_lines(target.plot, xs=list(-np.arange(step, self.seconds, step)))
 
     def update_from(self, history: Sequence[Prediction], now: float) -> None:
         shown = recent(history, now - self.seconds)
         s = series(shown)
         x = s.time - now
-        model_id = shown[-1].model_id if shown else ""
-        trained = shown[-1].trained if shown else True
-        self.valence.update(x, s.valence, s.valence_confidence, s.face_valence, model_id, trained)
-        self.arousal.update(x, s.arousal, s.arousal_confidence, s.face_arousal, model_id, trained)
+        latest = shown[-1] if shown else None
+        self.valence.update(x, s.valence, s.valence_confidence, s.face_valence, latest)
+        self.arousal.update(x, s.arousal, s.arousal_confidence, s.face_arousal, latest)

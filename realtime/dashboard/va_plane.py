@@ -40,30 +40,34 @@ class VAPlane(pg.PlotWidget):
             label = pg.TextItem(word, color=theme.MUTED, anchor=(0.5 + 0.5 * sx, 0.5 - 0.5 * sy))
             label.setPos(0.98 * sx, 0.98 * sy)
             plot.addItem(label)
+        self._brushes = [pg.mkBrush(theme.colour(theme.VALENCE, 30 + 10 * i)) for i in range(21)]  # by age
         self.trail = pg.ScatterPlotItem(size=8, pen=None)
         self.trail_line = pg.PlotDataItem(pen=pg.mkPen(theme.colour(theme.TEXT, 70), width=1), connect="finite")
         self.face = pg.ScatterPlotItem(size=14, pen=pg.mkPen(theme.FACE_ONLY, width=2), brush=None, symbol="s")
         self.current = pg.ScatterPlotItem(size=18, pen=pg.mkPen("w", width=2), brush=pg.mkBrush(theme.VALENCE))
         for item in (self.trail_line, self.trail, self.face, self.current):
             plot.addItem(item)
+        plot.setTitle(f"<span style='color:{theme.VALENCE}'>●</span> model, fading trail of the last "
+                      f"{trail_seconds:g} s &nbsp; <span style='color:{theme.FACE_ONLY}'>□</span> face only",
+                      color=theme.MUTED, size="9pt")
         self.status = pg.TextItem(anchor=(0.5, 0), color=theme.TEXT, fill=pg.mkBrush(theme.colour(theme.PANEL, 200)))
         self.status.setParentItem(plot.vb)
-        self.badge = pg.TextItem("UNTRAINED", anchor=(0, 1), color="w", fill=pg.mkBrush(theme.BAD))
+        self.badge = pg.TextItem("UNTRAINED", anchor=(0.5, 0), color="w", fill=pg.mkBrush(theme.BAD))
         self.badge.setParentItem(plot.vb)
         self.badge.setVisible(False)
         plot.vb.sigResized.connect(self._place_badge)
 
     def _place_badge(self) -> None:
         rect = self.getPlotItem().vb.boundingRect()
-        self.badge.setPos(rect.left() + 4, rect.bottom() - 4)
         self.status.setPos(rect.center().x(), rect.top() + 2)
+        self.badge.setPos(rect.center().x(), rect.top() + 26)  # just under the values it qualifies
 
     def update_from(self, history: Sequence[Prediction], now: float) -> None:
         shown = recent(history, now - self.trail_seconds)
         s = series(shown)
         ok = np.isfinite(s.valence) & np.isfinite(s.arousal)
         age = np.clip((now - s.time[ok]) / self.trail_seconds, 0.0, 1.0)
-        brushes = [pg.mkBrush(theme.colour(theme.VALENCE, int(30 + 200 * (1.0 - a)))) for a in age]
+        brushes = [self._brushes[round((1.0 - a) * (len(self._brushes) - 1))] for a in age]
         self.trail.setData(s.valence[ok], s.arousal[ok], brush=brushes)
         self.trail_line.setData(s.valence[ok], s.arousal[ok])
         latest = shown[-1] if shown else None
@@ -74,6 +78,8 @@ class VAPlane(pg.PlotWidget):
             self.current.setData([], [])
             if latest is None:
                 self.status.setText("waiting for predictions")
+            elif "model" in latest.problems:
+                self.status.setText(latest.problems["model"])
             else:
                 values = (("valence", latest.valence), ("arousal", latest.arousal))
                 missing = [name for name, v in values if not np.isfinite(v)]

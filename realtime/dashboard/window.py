@@ -8,6 +8,8 @@ run in ``Background`` threads. Closing the window stops the pipeline and closes 
 
 from __future__ import annotations
 
+import html
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -79,12 +81,14 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.controls.record_toggled.connect(self._on_record)
         self.controls.marker_requested.connect(self._on_marker)
         self.controls.load_requested.connect(self.load_checkpoint)
+        self.controls.rollback.clicked.connect(self._on_rollback)
         self.controls.seconds_changed.connect(self._on_seconds)
 
         self._eeg_rows: list[int] = []
         self._model_id: str | None = None
         self._shown_band_power: object = None
         self._last_health = 0.0
+        self._drawn = -1  # bridge.received when the plane and explanation were last drawn
         self.frames = 0
         self._frame_times: deque[float] = deque(maxlen=120)
         self.status = None
@@ -130,11 +134,13 @@ class DashboardWindow(QtWidgets.QMainWindow):
         now = pylsl.local_clock()
         history = self.bridge.history
         predictor = self.pipeline.predictor
-        if predictor is not None and predictor.model_id != self._model_id:
+        if (predictor.model_id if predictor is not None else "") != self._model_id:
             self._on_model_changed(predictor)
-        self.traces.update_from(history, now)
-        self.plane.update_from(history, now)
-        self.explain.update_from(history, now, self._saliency_seconds())
+        self.traces.update_from(history, now)  # every frame: the time axis scrolls
+        if self.bridge.received != self._drawn:  # these change only with a new prediction
+            self._drawn = self.bridge.received
+            self.plane.update_from(history, now)
+            self.explain.update_from(history, now, self._saliency_seconds())
         self._draw_eeg(now)
         self.camera.update_from(self.pipeline.camera, self.pipeline.face_worker, self.pipeline.camera_problem, now)
         if time.monotonic() - self._last_health >= HEALTH_INTERVAL:
@@ -143,12 +149,13 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.frames += 1
         self._frame_times.append(time.monotonic())
 
-    def _on_model_changed(self, predictor: object) -> None:
-        self._model_id = predictor.model_id
+    def _on_model_changed(self, predictor: object | None) -> None:
+        """Show the EEG channels the model uses (all of the stream's when it names none)."""
+        self._model_id = predictor.model_id if predictor is not None else ""
         stream = self.pipeline.streams.get(EEG)
         if stream is None:
             return
-        spec = predictor.spec.inputs.get(EEG)
+        spec = predictor.spec.inputs.get(EEG) if predictor is not None else None
         wanted = [c for c in spec.channels if c in stream.channels] if spec is not None else []
         names = wanted or list(stream.channels)
         self._eeg_rows = [stream.channels.index(c) for c in names][:MAX_EEG_ROWS]
@@ -163,7 +170,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         stream = self.pipeline.streams.get(EEG)
         if stream is None or not self._eeg_rows:
             return
-        data, ts = stream.buffer.latest(int(EEG_SECONDS * stream.rate))
+        data, ts = stream.buffer.read(now, EEG_SECONDS)
         self.eeg.update_signals(data[:, self._eeg_rows], ts, now)
         latest = self.bridge.latest
         if latest is not None and latest.band_power is not None and latest.band_power is not self._shown_band_power:
@@ -180,8 +187,11 @@ class DashboardWindow(QtWidgets.QMainWindow):
         badge = "" if s.trained else f" <span style='background:{theme.BAD}; color:white'>&nbsp;UNTRAINED&nbsp;</span>"
         rec = f" <span style='color:{theme.BAD}'>● REC</span>" if s.recorder is not None else ""
         self.header.setText(f"<span style='font-size:13pt; font-weight:bold'>EmoLive</span>&nbsp;&nbsp;"
-                            f"<b>{s.model_id}</b>{badge}&nbsp;<span style='color:{theme.MUTED}'>{device}</span>{rec}")
+                            f"<b>{html.escape(s.model_id)}</b>{badge}"
+                            f"&nbsp;<span style='color:{theme.MUTED}'>{device}</span>{rec}")
         self.controls.set_recording(s.recorder is not None or self.background.busy("record"))
+        self.controls.rollback.setEnabled(bool(s.previous_model_id))
+        self.controls.rollback.setToolTip(f"back to {s.previous_model_id}" if s.previous_model_id else "")
 
     # -- controls ------------------------------------------------------------------------
     def _on_seconds(self, seconds: float) -> None:
@@ -210,8 +220,15 @@ class DashboardWindow(QtWidgets.QMainWindow):
             from models.predictor import load_predictor as load
         device = getattr(self.pipeline.predictor, "device", "cpu") if self.pipeline.predictor is not None else "cpu"
 
-        def load_and_swap() -> str:
+        def load_and_swap() -> str:  # as the hot-swap watcher does: load, check, one trial pass, swap
             predictor = load(path, device)
+            problem = self.pipeline.check_predictor(predictor)
+            if problem:
+                raise ValueError(problem)
+            output = self.pipeline.try_predictor(predictor)
+            bad = [t for t in predictor.spec.targets if not math.isfinite(getattr(output, t, 0.0))]
+            if bad:
+                raise ValueError(f"its trial forward pass gave non-finite {', '.join(bad)}")
             self.pipeline.swap_predictor(predictor)
             return predictor.model_id
 
@@ -220,8 +237,12 @@ class DashboardWindow(QtWidgets.QMainWindow):
         else:
             self.controls.say("a checkpoint is still loading", error=True)
 
+    def _on_rollback(self) -> None:
+        if not self.background.run("roll back", self.pipeline.rollback):
+            self.controls.say("a roll back is still running", error=True)
+
     def _on_done(self, name: str, result: object) -> None:
-        if name == "load":
+        if name in ("load", "roll back"):
             self.controls.say(f"now running {result}")
         elif name == "record":
             self.controls.say(f"recording to {result}")
@@ -232,7 +253,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
 
     def _on_failed(self, name: str, message: str) -> None:
         what = {"load": "checkpoint not loaded (the old model keeps running)", "record": "recording not started",
-                "stop recording": "recording not closed cleanly"}[name]
+                "stop recording": "recording not closed cleanly", "roll back": "no roll back"}[name]
         self.controls.say(f"{what}: {message}", error=True)
 
     # -- closing -------------------------------------------------------------------------

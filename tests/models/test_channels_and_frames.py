@@ -27,7 +27,7 @@ def test_a_missing_channel_is_named() -> None:
 def test_interpolation_estimates_a_smooth_field_from_neighbours() -> None:
     pos = mne.channels.make_standard_montage(MONTAGE).get_positions()["ch_pos"]
     want = ("Fz", "Cz", "C3", "C4", "Pz", "FC1", "FC2", "CP1", "CP2")
-    have = tuple(c for c in want if c != "Cz") + ("F3", "F4", "P3", "P4")
+    have = (*(c for c in want if c != "Cz"), "F3", "F4", "P3", "P4")
     field = np.array([[pos[c][0] * 100 + pos[c][1] * 50 + 3.0 for c in have]])  # smooth over the scalp
     cmap = channel_map(have, want, interpolate=True)
     assert cmap.interpolated == ("Cz",)

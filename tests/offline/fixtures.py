@@ -57,9 +57,30 @@ def eeg_noise(n_samples: int, channels: tuple[str, ...], rate: float, high: bool
     return x
 
 
+def write_face_video(path: Path, seconds: float, fps: float = 5.0, size: tuple[int, int] = (360, 288)) -> None:
+    """An MJPG .avi showing a real portrait (skimage's astronaut) on a grey background, as DEAP's face videos do."""
+    import cv2
+    import skimage.data
+
+    face = cv2.cvtColor(skimage.data.astronaut()[20:240, 110:330], cv2.COLOR_RGB2BGR)
+    face = cv2.resize(face, (200, 200))
+    frame = np.full((size[1], size[0], 3), 128, dtype=np.uint8)
+    y, x = (size[1] - 200) // 2, (size[0] - 200) // 2
+    frame[y : y + 200, x : x + 200] = face
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    for _ in range(round(seconds * fps)):
+        writer.write(frame)
+    writer.release()
+
+
 def write_deap_preprocessed(root: Path, n_subjects: int = 4, n_trials: int = 8, seconds: float = 12.0,
-                            planted: bool = True, seed: int = 0) -> Path:
-    """``data_preprocessed_python/sXX.dat`` (protocol-2 pickles, rows in video order) + participant_ratings.csv."""
+                            planted: bool = True, seed: int = 0, videos: bool = False, video_fps: float = 5.0) -> Path:
+    """``data_preprocessed_python/sXX.dat`` (protocol-2 pickles, rows in video order) + participant_ratings.csv.
+
+    ``videos`` adds ``face_video/sXX/sXX_trialYY.avi`` (presentation order) showing one still portrait
+    (byte-identical files: the class signal lives in the EEG, and the face cache analyses one video).
+    """
     rng = np.random.default_rng(seed)
     folder = root / "data_preprocessed_python"
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,6 +98,9 @@ def write_deap_preprocessed(root: Path, n_subjects: int = 4, n_trials: int = 8, 
         order = rng.permutation(n_trials)  # presentation order -> video (row)
         for presented, row in enumerate(order, start=1):
             rows.append([s, presented, row + 1, 0, *labels[row], ""])
+            if videos:
+                write_face_video(root / "face_video" / f"s{s:02d}" / f"s{s:02d}_trial{presented:02d}.avi", seconds,
+                                 video_fps)
     write_ratings_csv(root / "participant_ratings.csv", rows)
     return root
 
@@ -160,7 +184,8 @@ def write_mahnob_sessions(root: Path, subjects: tuple[int, ...] = (1, 2), sectio
             signals = [_bdf_signal(eeg[i], rate, name) for i, name in enumerate(EEG_CHANNELS)]
             signals += [_bdf_signal(rng.normal(0, 1, n), rate, name) for name in MAHNOB_BDF_EXTRA]
             signals.append(_status_signal(codes, rate))
-            edfio.Bdf(signals, data_record_duration=1.0 / 8).write(folder / f"Part_{s}_S_Trial{section // 2}_emotion.bdf")
+            name = f"Part_{s}_S_Trial{section // 2}_emotion.bdf"
+            edfio.Bdf(signals, data_record_duration=1.0 / 8).write(folder / name)
             write_session_xml(folder / "session.xml", session_id, s, int(ratings[k]), section)
     return root
 
@@ -174,14 +199,15 @@ def write_session_xml(path: Path, session_id: int, subject: int, valence: int | 
         f'<session sessionId="{session_id}" isStim="1" {felt}cutNr="{section // 2}" cutLenSec="6.0" '
         f'vidRate="60.9708" audRate="48000" vidBeginSmp="122" vidEndSmp="488" mediaFile="{section // 2}.avi">\n'
         f'  <subject id="{subject}" />\n'
-        f'  <track type="Physiological" sensor="Biosemi" filename="Part_{subject}_S_Trial{section // 2}_emotion.bdf" />\n'
+        f'  <track type="Physiological" sensor="Biosemi" '
+        f'filename="Part_{subject}_S_Trial{section // 2}_emotion.bdf" />\n'
         f'</session>\n'
     )
 
 
 def write_mahnob_features(root: Path, participants: tuple[int, ...] = (2, 3, 5, 6), n_trials: int = 4,
                           steps: tuple[int, int] = (120, 200), planted: bool = True, seed: int = 3) -> Path:
-    """``lable_continous_Mahnob.mat`` + ``Features/P{p}-features-resamp4hz-trial-{s}.mat`` (4 Hz, target = 2 x label)."""
+    """``lable_continous_Mahnob.mat`` + ``Features/P{p}-features-resamp4hz-trial-{s}.mat`` (4 Hz, target 2x label)."""
     rng = np.random.default_rng(seed)
     (root / "Features").mkdir(parents=True, exist_ok=True)
     included, labels = [], []

@@ -78,10 +78,16 @@ def test_untrained_and_missing_target_are_said(qtbot) -> None:
     panel.update_from(preds, preds[-1].time)
     plane.update_from(preds, preds[-1].time)
     assert panel.valence.badge.isVisible() and panel.valence.badge.textItem.toPlainText() == "UNTRAINED"
-    assert panel.arousal.readout.textItem.toPlainText() == "not predicted by st_alignnet@test"
+    assert panel.arousal.readout.textItem.toPlainText() == "arousal not predicted by st_alignnet@test"
     assert plane.badge.isVisible()
     assert "does not predict arousal" in plane.status.textItem.toPlainText()
     assert len(plane.current.data) == 0
+    preds[-1].valence = float("nan")
+    preds[-1].problems = {"model": "not run: eeg unavailable"}
+    panel.update_from(preds, preds[-1].time)
+    plane.update_from(preds, preds[-1].time)
+    assert panel.valence.readout.textItem.toPlainText() == "not run: eeg unavailable"
+    assert plane.status.textItem.toPlainText() == "not run: eeg unavailable"
 
 
 def test_va_plane_current_point_and_fading_trail(qtbot) -> None:
@@ -139,11 +145,14 @@ def test_eeg_panel_traces_and_band_power(qtbot) -> None:
     data[:, 3] = 7.0
     panel.update_signals(data, ts, now=ts[-1])
     assert panel.quality == ["ok", "ok", "ok", "flat"]
-    x, y = panel.curves[2].getData()
-    assert len(x) == 1000 and x[-1] == 0.0
+    x, y = panel.curves["ok"].getData()  # channels 0, 1, 2, each followed by a NaN
+    assert np.isnan(y).sum() == 3 and np.isnan(panel.curves["flat"].getData()[1]).sum() == 1
+    x, y = x[2002:3002], y[2002:3002]
+    assert len(x) == 1000 and x[-1] == 0.0 and np.isfinite(y).all()
     assert y.min() >= -2.5 and y.max() <= -1.5  # row 2 stays in its lane
     ticks = dict(panel.traces_plot.getAxis("left")._tickLevels[0])
-    assert ticks[-3] == "O2 ✘flat"
+    assert ticks[-3] == "✘flat O2"
+    assert ticks[0].startswith("Fp1 ±") and 40 < float(ticks[0].split("±")[1]) < 70  # 99th pct of |N(0, 20)|
     bp = np.array([[1, 1, 2, 0, 0, 0], [1, 0, 0, 0, 0, 3], [1] * 6, [0] * 6], dtype=float)
     panel.update_band_power(bp)
     img = panel.bands_image.image

@@ -1,0 +1,155 @@
+"""Per-subject adaptation on MAHNOB-HCI continuous valence: does a LOSO model gain from a subject's first trials?
+
+For every held-out subject (LOSO, offline's folds: validation subjects drawn from the training
+side only) a base model is trained with offline's loop on the other subjects, normalised with
+statistics of its training windows. The held-out subject's trials are then split in
+presentation order (MAHNOB section numbers): the first ``adapt_fraction`` adapt, the rest are
+evaluated; no evaluated trial reaches any fitting. Conditions, all scored on the same
+evaluated trials with offline's evaluation (per-step outputs restored in place, CCC / PCC /
+RMSE per trial, averaged per subject):
+- ``base``: the LOSO model as it is;
+- ``subject-norm``: normalisation statistics from the subject's adaptation trials;
+- ``finetune-head``: subject-norm, then the output layer fine-tuned on the adaptation trials'
+  valence traces (1 - CCC, fixed epochs and rate chosen before looking at any result);
+- ``finetune-last2``: the same with the last two layers.
+Each finished subject is saved (``subjects/<id>.json``) so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from calibration.adapt import AdaptSettings, finetune
+from models import registry
+from models.transforms import fit_normalisation, normalise
+from offline import datasets
+from offline.config import paper_defaults, parse_overrides
+from offline.evaluation import evaluate, validation_score
+from offline.runner import RunSpec, adapt_model_overrides
+from offline.splits import make_folds
+from offline.training import fit, predict, resolve_device
+from offline.windowing import WindowSet, make_windows
+
+CONDITIONS = ("base", "subject-norm", "finetune-head", "finetune-last2")
+METRICS = ("ccc", "pcc", "rmse")
+ADAPT_HOP_SECONDS = 2.0  # adaptation windows overlap more: the subject's few trials give more windows
+
+
+def _normalised(ws: WindowSet, stats: dict[str, dict[str, list[float]]]) -> WindowSet:
+    return WindowSet({m: normalise(v, stats[m]).astype(np.float32) for m, v in ws.inputs.items()}, ws.targets,
+                     ws.trial, ws.start_step)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def _score(trials, ws: WindowSet, model, device, subject: str) -> dict[str, float]:
+    preds = predict(model, ws, device, amp=False)
+    scores = evaluate(trials, ws, preds, model.spec().targets)["targets"]["valence"]["subjects"][subject]
+    return {k: float(scores[k]) for k in (*METRICS, "n")}
+
+
+def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
+    """Run (or resume) every held-out subject, then write results.json, results.csv and table.md into ``--out``."""
+    out = Path(args.out)
+    (out / "subjects").mkdir(parents=True, exist_ok=True)
+    trials = datasets.read("mahnob-features", args.root)
+    overrides = adapt_model_overrides(RunSpec("mahnob-features", args.root, args.model, "loso", str(out)), trials)
+    spec = registry.build(args.model, **overrides).spec()
+    if spec.targets != {"valence": "continuous"}:
+        raise ValueError(f"{args.model} must predict continuous valence only, it predicts {spec.targets}")
+    cfg = paper_defaults(args.model, "loso").with_overrides(parse_overrides(args.train_set))
+    if not 0 < args.adapt_fraction < 1:
+        raise ValueError(f"--adapt-fraction must be between 0 and 1, got {args.adapt_fraction}")
+    device = resolve_device(cfg.device)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    settings = {"model": args.model, "model_overrides": overrides, "train": cfg.to_json(),
+                "adapt_fraction": args.adapt_fraction, "finetune_epochs": args.finetune_epochs,
+                "finetune_lr": args.finetune_lr, "adapt_hop_seconds": ADAPT_HOP_SECONDS}
+    _write_json(out / "settings.json", settings)
+    folds = make_folds("loso", trials, [0] * len(trials), val_fraction=cfg.val_fraction, seed=cfg.seed)
+    if args.subjects:
+        folds = [f for f in folds if f.name in args.subjects]
+    windows = make_windows(trials, range(len(trials)), spec, cfg.hop_seconds)
+    for index, fold in enumerate(folds):
+        path = out / "subjects" / f"{fold.name}.json"
+        if path.is_file():
+            continue
+        order = sorted(fold.test, key=lambda i: int(trials[i].trial))
+        n_adapt = max(1, math.floor(args.adapt_fraction * len(order)))
+        adapt_idx, eval_idx = order[:n_adapt], order[n_adapt:]
+        if not eval_idx:
+            continue
+        torch.manual_seed(cfg.seed + index)
+        np.random.seed((cfg.seed + index) % 2**32)
+        train = windows.subset(np.isin(windows.trial, fold.train))
+        val = windows.subset(np.isin(windows.trial, fold.val))
+        stats = {m: fit_normalisation(v) for m, v in train.inputs.items()}  # training windows only
+        model = registry.build(args.model, **overrides)
+        val_n = _normalised(val, stats)
+        result = fit(model, _normalised(train, stats), val_n, validation_score(trials, spec.targets)(val_n), cfg,
+                     device, desc=fold.name)
+        test = windows.subset(np.isin(windows.trial, eval_idx))
+        adapt_ws = make_windows(trials, adapt_idx, spec, ADAPT_HOP_SECONDS)
+        subject_stats = {m: fit_normalisation(v) for m, v in adapt_ws.inputs.items()}  # adaptation trials only
+        scores = {"base": _score(trials, _normalised(test, stats), model, device, fold.name),
+                  "subject-norm": _score(trials, _normalised(test, subject_stats), model, device, fold.name)}
+        for name, layers in (("finetune-head", "head"), ("finetune-last2", "last:2")):
+            tuned = copy.deepcopy(model)
+            finetune(tuned, _normalised(adapt_ws, subject_stats), AdaptSettings(
+                mode="finetune", layers=layers, epochs=args.finetune_epochs, lr=args.finetune_lr,
+                batch_size=8, loss="ccc", seed=cfg.seed, device=str(device)))
+            scores[name] = _score(trials, _normalised(test, subject_stats), tuned, device, fold.name)
+        record = {"subject": fold.name, "adapt_trials": [trials[i].trial for i in adapt_idx],
+                  "eval_trials": [trials[i].trial for i in eval_idx], "adapt_windows": len(adapt_ws),
+                  "base_best_epoch": result.best_epoch, "base_val_ccc": result.best_score, "scores": scores}
+        _write_json(path, record)
+        print(f"{fold.name}: " + "  ".join(f"{c} {scores[c]['ccc']:+.3f}" for c in CONDITIONS), flush=True)
+    return write_results(out)
+
+
+def write_results(out: Path) -> dict[str, Any]:
+    """Collect the per-subject files into results.json, results.csv and a Markdown table (mean +/- std)."""
+    records = [json.loads(p.read_text()) for p in sorted((out / "subjects").glob("*.json"))]
+    if not records:
+        raise ValueError(f"{out}: no subject finished yet")
+    rows = [{"subject": r["subject"], "condition": c, **r["scores"][c]} for r in records for c in CONDITIONS]
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["subject", "condition", *METRICS, "n"])
+        writer.writeheader()
+        writer.writerows(rows)
+    summary = {}
+    for c in CONDITIONS:
+        values = {m: np.array([r["scores"][c][m] for r in records], dtype=float) for m in METRICS}
+        summary[c] = {m: {"mean": float(np.nanmean(v)), "std": float(np.nanstd(v))} for m, v in values.items()}
+    gains = np.array([r["scores"]["finetune-head"]["ccc"] - r["scores"]["base"]["ccc"] for r in records])
+    summary["finetune-head_minus_base_ccc"] = {"mean": float(np.nanmean(gains)),
+                                               "subjects_improved": int((gains > 0).sum()), "subjects": len(gains)}
+    lines = ["| condition | CCC | PCC | RMSE |", "|---|---|---|---|"]
+    for c in CONDITIONS:
+        s = summary[c]
+        lines.append(f"| {c} | " + " | ".join(f"{s[m]['mean']:.3f} ± {s[m]['std']:.3f}" for m in METRICS) + " |")
+    lines += ["", "| subject | eval trials | " + " | ".join(f"{c} CCC" for c in CONDITIONS) + " |",
+              "|---|---|" + "---|" * len(CONDITIONS)]
+    for r in records:
+        lines.append(f"| {r['subject']} | {len(r['eval_trials'])} | "
+                     + " | ".join(f"{r['scores'][c]['ccc']:+.3f}" for c in CONDITIONS) + " |")
+    (out / "table.md").write_text("\n".join(lines) + "\n")
+    results = {"subjects": len(records), "summary": summary}
+    _write_json(out / "results.json", results)
+    print("\n".join(lines))
+    return results

@@ -1,0 +1,232 @@
+"""Hot-swap: a thread watching a folder for new checkpoint bundles and swapping them into the running pipeline.
+
+A bundle (``<name>.json`` manifest + the weights file it names, normally ``<name>.safetensors``)
+counts as complete only when both files exist and the manifest parses as JSON; until then it is
+*waiting* (shown in the status), and one still incomplete after ``settle_seconds`` is refused.
+A complete bundle is loaded and validated here, in the background (``load_predictor``: safetensors
+only, tensor names and shapes against the architecture; then ``check_streams`` against the live
+streams), run once on the current windows (a real forward pass that must give finite outputs),
+and only then handed to ``Pipeline.swap_predictor``, which takes effect between two windows. A
+bundle that fails any step is refused with the reason (status line, ``Pipeline.status().swap``,
+log) and the running model keeps going. A file that changes after it was judged is judged again.
+Bundles already in the folder when watching starts are not swapped in (``--model DIR`` loads the
+newest of them at start).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from models.contracts import ModelOutput
+from models.live import Predictor
+from models.transforms import MissingModality
+
+log = logging.getLogger("emolive.hot_swap")
+
+POLL_SECONDS = 0.5
+#: A bundle still incomplete (weights missing, manifest not JSON) after this long is refused.
+SETTLE_SECONDS = 10.0
+EVENT_HISTORY = 50
+
+Signature = tuple[int, int, int, int]  # manifest (mtime_ns, size), weights (mtime_ns, size); -1 when absent
+
+
+class SwapTarget(Protocol):
+    """What the watcher needs from the pipeline."""
+
+    def check_predictor(self, predictor: Predictor) -> str: ...
+    def try_predictor(self, predictor: Predictor) -> ModelOutput: ...
+    def swap_predictor(self, predictor: Predictor) -> None: ...
+
+
+@dataclass(frozen=True)
+class SwapEvent:
+    """One verdict on a bundle: swapped in, or refused with the reason."""
+
+    time: float  # wall clock (time.time())
+    bundle: str  # manifest file name
+    accepted: bool
+    model_id: str
+    message: str
+
+
+@dataclass
+class _Pending:
+    signature: Signature
+    since: float
+    reason: str
+    predictor: Predictor | None = None  # loaded and checked, waiting for its inputs to be available
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return -1, -1
+    return st.st_mtime_ns, st.st_size
+
+
+def _weights_path(manifest: Path) -> tuple[Path | None, str]:
+    """(weights file the manifest names, "") or (None, why the manifest cannot be used yet)."""
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"manifest does not parse as JSON ({exc})"
+    weights = data.get("weights") if isinstance(data, dict) else None
+    name = weights.get("file") if isinstance(weights, dict) else None
+    if name is None:
+        return manifest.with_suffix(".safetensors"), ""
+    if not isinstance(name, str) or Path(name).name != name:
+        return None, f"weights file {name!r} must be a file name beside the manifest"
+    return manifest.parent / name, ""
+
+
+def _finite_outputs(predictor: Predictor, output: ModelOutput) -> str:
+    bad = [t for t in predictor.spec.targets if not math.isfinite(getattr(output, t, 0.0))]
+    return f"its trial forward pass gave non-finite {', '.join(bad)}" if bad else ""
+
+
+class BundleWatcher:
+    """Polls ``folder`` every ``poll_seconds``; every new complete bundle is validated, tried, then swapped in."""
+
+    def __init__(self, folder: str | Path, target: SwapTarget, device: str = "cpu",
+                 poll_seconds: float = POLL_SECONDS, settle_seconds: float = SETTLE_SECONDS) -> None:
+        self.folder = Path(folder)
+        self.target = target
+        self.device = device
+        self.poll_seconds = poll_seconds
+        self.settle_seconds = settle_seconds
+        self.events: collections.deque[SwapEvent] = collections.deque(maxlen=EVENT_HISTORY)
+        self._judged: dict[Path, Signature] = {}
+        self._pending: dict[Path, _Pending] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hot-swap", daemon=True)
+
+    # -- life cycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Note the bundles already there (not swapped in), then watch from a background thread."""
+        if not self.folder.is_dir():
+            raise FileNotFoundError(f"weights folder {self.folder} does not exist")
+        for manifest, signature in self._scan().items():
+            self._judged[manifest] = signature
+        if self._judged:
+            log.info("%d bundle(s) already in %s are not swapped in; watching for new ones", len(self._judged),
+                     self.folder)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10.0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.poll()
+            except Exception as exc:  # the watcher must never take the app down
+                log.exception("hot-swap watcher: %s", exc)
+
+    # -- what the status shows -----------------------------------------------------------
+    @property
+    def last_event(self) -> SwapEvent | None:
+        return self.events[-1] if self.events else None
+
+    def waiting(self) -> dict[str, str]:
+        """Bundles seen but not judged yet: file name -> why."""
+        return {p.name: w.reason for p, w in list(self._pending.items())}
+
+    def summary(self) -> str:
+        """One phrase for the status line: the latest verdict, then what is waiting."""
+        parts = []
+        if (e := self.last_event) is not None:
+            parts.append(e.message)
+        parts += [f"waiting for {name}: {why}" for name, why in self.waiting().items()]
+        return "; ".join(parts)
+
+    # -- one poll ------------------------------------------------------------------------
+    def _scan(self) -> dict[Path, Signature]:
+        out = {}
+        for manifest in sorted(self.folder.glob("*.json")):
+            if manifest.name.startswith("."):
+                continue
+            weights, _ = _weights_path(manifest)
+            out[manifest] = (*_stat(manifest), *(_stat(weights) if weights is not None else (-1, -1)))
+        return out
+
+    def poll(self) -> list[SwapEvent]:
+        """Judge every new or changed bundle (oldest manifest first); return the verdicts of this poll."""
+        found = self._scan()
+        for gone in set(self._pending) - set(found):
+            del self._pending[gone]
+        verdicts = []
+        for manifest in sorted(found, key=lambda p: found[p][0]):
+            signature = found[manifest]
+            if self._judged.get(manifest) == signature:
+                continue
+            event = self._consider(manifest, signature)
+            if event is not None:
+                self._judged[manifest] = signature
+                self._pending.pop(manifest, None)
+                self.events.append(event)
+                (log.info if event.accepted else log.warning)("%s", event.message)
+                verdicts.append(event)
+        return verdicts
+
+    def _wait(self, manifest: Path, signature: Signature, reason: str,
+              predictor: Predictor | None = None) -> SwapEvent | None:
+        """Keep ``manifest`` waiting, or refuse it once it has waited ``settle_seconds`` unchanged."""
+        pending = self._pending.get(manifest)
+        if pending is None or pending.signature != signature:
+            pending = self._pending[manifest] = _Pending(signature, time.monotonic(), reason, predictor)
+        pending.reason = reason
+        if time.monotonic() - pending.since >= self.settle_seconds:
+            return self._refuse(manifest, f"{reason} (for {self.settle_seconds:g} s)")
+        return None
+
+    def _refuse(self, manifest: Path, reason: str, model_id: str = "") -> SwapEvent:
+        return SwapEvent(time.time(), manifest.name, False, model_id,
+                         f"refused {manifest.name}: {reason}; the running model keeps going")
+
+    def _consider(self, manifest: Path, signature: Signature) -> SwapEvent | None:
+        weights, why = _weights_path(manifest)
+        if weights is None:
+            return self._wait(manifest, signature, why)
+        if not weights.is_file():
+            return self._wait(manifest, signature, f"its weights file {weights.name} is not there yet")
+        pending = self._pending.get(manifest)
+        predictor = pending.predictor if pending is not None and pending.signature == signature else None
+        if predictor is None:
+            from models.predictor import load_predictor
+
+            try:
+                predictor = load_predictor(str(manifest), self.device)
+            except Exception as exc:  # BundleError, NotLive, a registry error...: all refusals with their reason
+                return self._refuse(manifest, str(exc))
+            problem = self.target.check_predictor(predictor)
+            if problem:
+                return self._refuse(manifest, problem, predictor.model_id)
+        try:
+            output = self.target.try_predictor(predictor)
+        except MissingModality as exc:
+            return self._wait(manifest, signature, f"cannot try {predictor.model_id} yet: {exc}", predictor)
+        except Exception as exc:
+            return self._refuse(manifest, f"its trial forward pass failed: {type(exc).__name__}: {exc}",
+                                predictor.model_id)
+        bad = _finite_outputs(predictor, output)
+        if bad:
+            return self._refuse(manifest, bad, predictor.model_id)
+        try:
+            self.target.swap_predictor(predictor)
+        except ValueError as exc:  # IncompatibleStreams: the streams changed since the check
+            return self._refuse(manifest, str(exc), predictor.model_id)
+        untrained = "" if predictor.trained else " (untrained)"
+        return SwapEvent(time.time(), manifest.name, True, predictor.model_id,
+                         f"swapped in {predictor.model_id}{untrained} from {manifest.name}")

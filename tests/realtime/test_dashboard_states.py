@@ -1,0 +1,119 @@
+"""The camera panel's states with a real camera and face worker, and the health panel's figures and alarms."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pylsl
+import pytest
+import torch
+from skimage import data as skdata
+
+from models.face_backbones import FER_CLASSES, FER_EMBEDDING_DIM
+from models.face_features import FaceAnalyzer
+from realtime.camera import Camera, parse_camera_spec
+from realtime.dashboard import theme
+from realtime.dashboard.camera_panel import CameraPanel
+from realtime.dashboard.health_panel import HealthPanel
+from realtime.face_worker import FaceWorker
+from realtime.recorder import RecorderStatus
+from realtime.ring_buffer import RingBuffer
+from realtime.status import PipelineStatus, StreamStatus
+
+
+@pytest.fixture
+def one_torch_thread():
+    """As the pipeline does on small machines: MTCNN's threads would spin against each other on 2 shared cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def face_video(path: Path, seconds: float = 4.0, fps: float = 10.0) -> Path:
+    """A short MJPG video of a real portrait (skimage's astronaut) drifting slowly, that ends."""
+    face = cv2.resize(np.ascontiguousarray(skdata.astronaut()[:, :, ::-1]), (320, 320))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (480, 360))
+    for k in range(round(seconds * fps)):
+        frame = np.full((360, 480, 3), 60, np.uint8)
+        frame[20:340, 40 + 2 * k:360 + 2 * k] = face
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def wait_until(condition, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def test_camera_panel_states_no_camera_face_then_gone(qtbot, tmp_path: Path, one_torch_thread) -> None:
+    panel = CameraPanel()
+    qtbot.addWidget(panel)
+    panel.resize(480, 360)
+    panel.update_from(None, None, "cannot open camera device 7", pylsl.local_clock())
+    assert panel.state == panel.text() == "no camera: cannot open camera device 7"
+
+    camera = Camera(parse_camera_spec(str(face_video(tmp_path / "face.avi"))))
+    worker = FaceWorker(camera.frames, FaceAnalyzer("fer"), RingBuffer(FER_EMBEDDING_DIM, 256),
+                        RingBuffer(len(FER_CLASSES), 256))
+    camera.start()
+    worker.start()
+    try:
+        wait_until(lambda: worker.latest is not None and worker.latest.box is not None)
+        worker.stop()  # keep this snapshot the newest; the camera goes on
+        snap = worker.latest
+        panel.update_from(camera, worker, "", pylsl.local_clock())
+        assert panel.state == "face" and panel._frame_index == snap.frame_index
+        x1, y1, _, y2 = snap.box
+        edge = panel._image.pixelColor(x1, (y1 + y2) // 2)  # the box is drawn on the frame it was found in
+        assert edge.green() > 150 and edge.red() < 150
+        wait_until(lambda: camera.state == "ended")
+        panel.update_from(camera, worker, "", pylsl.local_clock())
+        assert panel.state.startswith("camera gone: video file") and panel.state.endswith("reached its end")
+    finally:
+        worker.stop()
+        camera.stop()
+
+
+def status(**changes) -> PipelineStatus:
+    eeg = StreamStatus("eeg", "LSL stream 'x'", 32, 256.0, 255.8, 51_200, 0, 0.0, 0, True, "")
+    face = StreamStatus("face", "face", 128, 0.0, 14.2, 2_840, 0, 0.0, 0, True, "")
+    base = dict(running=True, uptime=200.0, streams={"eeg": eeg, "face": face}, predictions=800, prediction_rate=4.0,
+                freshness={"eeg": (0.031, 0.048, 0.06)}, model_id="lfan@1a2b3c4d", trained=True, model_problem="",
+                latest=None, face_fps=14.2, camera_problem="",
+                recorder=RecorderStatus("/data/s.h5", {"eeg": 51_000}, 790, 0, 0, ""))
+    base.update(changes)
+    return PipelineStatus(**base)
+
+
+def test_health_panel_figures_and_alarms(qtbot) -> None:
+    panel = HealthPanel()
+    qtbot.addWidget(panel)
+    panel.update_health(status(), "cuda", 29.7, 0)
+    t = panel.table
+    assert [t.item(0, c).text() for c in range(5)] == ["eeg", "255.8 / 256", "51,200", "0", "0"]
+    assert t.item(1, 1).text() == "14.2" and t.item(0, 3).foreground().color() == theme.colour(theme.TEXT)
+    assert panel.values["freshness"].text() == "eeg 31 / 48 ms (p50 / p95)"
+    assert panel.values["device"].text() == "cuda" and panel.values["predictions"].text() == "800 · 4.00 /s"
+    assert "/data/s.h5" in panel.values["recording"].text() and "LOST" not in panel.values["recording"].text()
+    assert panel.trained_badge.text() == "trained"
+
+    lost = StreamStatus("eeg", "LSL stream 'x'", 32, 256.0, 120.0, 51_300, 2, 1.5, 40, False, "stream lost 1.5 s")
+    panel.update_health(status(streams={"eeg": lost}, trained=False, model_id="stalignnet@untrained",
+                               model_problem="model needs a face stream", camera_problem="camera gone",
+                               recorder=RecorderStatus("/data/s.h5", {"eeg": 51_000}, 790, 12, 1, "")), "cpu", 12.0, 3)
+    assert t.rowCount() == 1 and t.item(0, 0).text() == "eeg LOST" and t.item(0, 3).text() == "2 (1.5 s)"
+    for col in (0, 1, 3, 4):
+        assert t.item(0, col).foreground().color() == theme.colour(theme.BAD)
+    assert panel.trained_badge.text() == "UNTRAINED" and "model needs a face stream" in panel.model_label.text()
+    assert panel.values["camera"].text() == "camera gone"
+    assert "LOST 12 samples, 1 overruns" in panel.values["recording"].text()
+    assert panel.values["dashboard"].text() == "12 frames/s · 3 predictions not drawn"
+    panel.update_health(status(recorder=None), "cpu", 30.0, 0)
+    assert panel.values["recording"].text() == "off"
