@@ -25,10 +25,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models import registry  # noqa: E402
-from models.predictor import NetworkPredictor, resolve_device  # noqa: E402
-from models.transforms import n_steps  # noqa: E402
-from tests.models.conftest import make_window  # noqa: E402
+from models import registry
+from models.predictor import NetworkPredictor, resolve_device
+from models.transforms import n_steps
+from tests.models.conftest import make_window
 
 
 def cpu_model() -> str:
@@ -42,27 +42,29 @@ def cpu_model() -> str:
 
 
 def describe(device: str) -> str:
-    parts = [f"CPU: {cpu_model()}, {os.cpu_count()} logical cores", f"torch {torch.__version__}",
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    parts = [f"CPU: {cpu_model()}, {os.cpu_count()} logical cores, load average {load}", f"torch {torch.__version__}",
              f"threads {torch.get_num_threads()}", f"device {device}"]
     if device.startswith("cuda"):
         parts.append(f"GPU {torch.cuda.get_device_name(device)}")
     return "; ".join(parts)
 
 
-def timed(fn: Callable[[], object], runs: int, warmup: int, sync: bool) -> tuple[float, float]:
-    """(median, p95) in milliseconds."""
+def timed(fn: Callable[[], object], runs: int, warmup: int, sync: bool) -> tuple[float, float, float]:
+    """(median wall, p95 wall, median process CPU time) in milliseconds; CPU time is less sensitive to other load."""
     for _ in range(warmup):
         fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(runs):
         if sync:
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         if sync:
             torch.cuda.synchronize()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times), float(np.percentile(times, 95))
+        wall.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+    return statistics.median(wall), float(np.percentile(wall, 95)), statistics.median(cpu)
 
 
 def main() -> None:
@@ -79,24 +81,27 @@ def main() -> None:
     names = [n for n in args.models.split(",") if n] or registry.names()
     print(describe(device))
     print(f"batch 1, {args.runs} timed runs after {args.warmup} warm-up; milliseconds")
-    print(f"{'model':<20}{'params':>10}  {'input':<34}{'forward med':>12}{'p95':>8}{'predict med':>13}{'p95':>8}")
+    print("forward: ready tensors; predict: features from a raw window + forward; cpu: median process CPU time")
+    print(f"{'model':<20}{'params':>9}  {'input':<22}{'forward med':>12}{'p95':>7}{'cpu':>7}"
+          f"{'predict med':>13}{'p95':>7}{'cpu':>7}")
     for name in names:
         torch.manual_seed(0)
         model = registry.build(name).to(device).eval()
         spec = model.spec()
         x = {m: torch.randn(1, n_steps(i), i.feature_dim, device=device) for m, i in spec.inputs.items()}
-        shapes = " ".join(f"{m}{n_steps(i)}x{i.feature_dim}" for m, i in spec.inputs.items())
+        shapes = " ".join(f"{n_steps(i)}x{i.feature_dim}" for i in spec.inputs.values())
 
         def forward(model: torch.nn.Module = model, x: dict[str, torch.Tensor] = x) -> object:
             with torch.inference_mode():
                 return model(x)
 
-        f_med, f_p95 = timed(forward, args.runs, args.warmup, sync)
+        f_med, f_p95, f_cpu = timed(forward, args.runs, args.warmup, sync)
         predictor = NetworkPredictor(model, spec, f"{name}@untrained", trained=False, device=device)
         window = make_window(predictor)
-        p_med, p_p95 = timed(lambda p=predictor, w=window: p.predict(w), args.runs, args.warmup, sync)
+        p_med, p_p95, p_cpu = timed(lambda p=predictor, w=window: p.predict(w), args.runs, args.warmup, sync)
         params = sum(p.numel() for p in model.parameters())
-        print(f"{name:<20}{params:>10}  {shapes:<34}{f_med:>12.2f}{f_p95:>8.2f}{p_med:>13.2f}{p_p95:>8.2f}")
+        print(f"{name:<20}{params:>9}  {shapes:<22}{f_med:>12.2f}{f_p95:>7.2f}{f_cpu:>7.2f}"
+              f"{p_med:>13.2f}{p_p95:>7.2f}{p_cpu:>7.2f}")
 
 
 if __name__ == "__main__":

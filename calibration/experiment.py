@@ -12,7 +12,7 @@ RMSE per trial, averaged per subject):
 - ``finetune-head``: subject-norm, then the output layer fine-tuned on the adaptation trials'
   valence traces (1 - CCC, fixed epochs and rate chosen before looking at any result);
 - ``finetune-last2``: the same with the last two layers.
-Each finished subject is saved (``subjects/<id>.json``) so an interrupted run resumes.
+Each finished subject is saved (``subjects/<id>.json``) so an interrupted run resumes (same settings only).
 """
 
 from __future__ import annotations
@@ -80,7 +80,10 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
     settings = {"model": args.model, "model_overrides": overrides, "train": cfg.to_json(),
                 "adapt_fraction": args.adapt_fraction, "finetune_epochs": args.finetune_epochs,
                 "finetune_lr": args.finetune_lr, "adapt_hop_seconds": ADAPT_HOP_SECONDS}
-    _write_json(out / "settings.json", settings)
+    previous = out / "settings.json"
+    if previous.is_file() and json.loads(previous.read_text()) != json.loads(json.dumps(settings)):
+        raise ValueError(f"{previous}: this folder holds a run with other settings; choose another --out")
+    _write_json(previous, settings)
     folds = make_folds("loso", trials, [0] * len(trials), val_fraction=cfg.val_fraction, seed=cfg.seed)
     if args.subjects:
         folds = [f for f in folds if f.name in args.subjects]

@@ -1,11 +1,12 @@
 """The one model contract every registered network follows (braindecode-style).
 
-An ``EmotionModel`` takes a dict of per-modality tensors, already transformed by the
-functions named in its spec, and returns a dict of outputs:
+An ``EmotionModel`` takes a dict of per-modality tensors (B, steps, features), already
+transformed by the functions named in its spec (``models.transforms.compute_features`` plus a
+batch axis), and returns a dict of outputs:
 - "valence" / "arousal": logits (B, n_classes) for binary targets, or values in -1..1 of
   shape (B,) (window-level) or (B, T) (per step) for continuous targets;
 - optional "saliency" (B, T): attention over time steps, summing to 1 (SATA);
-- optional "modality_weights" (B, T, M) or (B, M): attention over modalities (LFAN).
+- optional "modality_weights" (B, T, M) or (B, M): attention over modalities (LFAN), ordered as spec().inputs.
 """
 
 from __future__ import annotations

@@ -76,8 +76,8 @@ class TemporalBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, kernel: int, dilation: int, dropout: float) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            CausalConv(c_in, c_out, kernel, dilation), nn.ReLU(), nn.Dropout(dropout),
-            CausalConv(c_out, c_out, kernel, dilation), nn.ReLU(), nn.Dropout(dropout),
+            CausalConv(c_in, c_out, kernel, dilation), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            CausalConv(c_out, c_out, kernel, dilation), nn.ReLU(inplace=True), nn.Dropout(dropout),
         )
         self.residual = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 

@@ -102,7 +102,8 @@ class ExplainPanel(QtWidgets.QWidget):
         for m in modalities:
             curve = self.weight_curves.get(m)
             if curve is None:
-                curve = pg.PlotDataItem(pen=pg.mkPen(theme.modality_colour(m), width=2), connect="finite")
+                pen = pg.mkPen(theme.modality_colour(m), width=2)
+                curve = pg.PlotDataItem(pen=pen, connect="finite", antialias=True)
                 self.weights_plot.addItem(curve)
                 self.weights_legend.addItem(curve, m)
                 self.weight_curves[m] = curve

@@ -46,9 +46,10 @@ class TargetPlot:
         plot.addItem(self.upper)
         plot.addItem(self.lower)
         plot.addItem(self.band)
-        self.model = pg.PlotDataItem(pen=pg.mkPen(colour, width=2.5), connect="finite")
+        self.model = pg.PlotDataItem(pen=pg.mkPen(colour, width=2.5), connect="finite", antialias=True)
         self.face = pg.PlotDataItem(
-            pen=pg.mkPen(theme.FACE_ONLY, width=1.5, style=QtCore.Qt.PenStyle.DashLine), connect="finite"
+            pen=pg.mkPen(theme.FACE_ONLY, width=1.5, style=QtCore.Qt.PenStyle.DashLine), connect="finite",
+            antialias=True,
         )
         plot.addItem(self.model)
         plot.addItem(self.face)

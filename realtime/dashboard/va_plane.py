@@ -41,10 +41,12 @@ class VAPlane(pg.PlotWidget):
             label.setPos(0.98 * sx, 0.98 * sy)
             plot.addItem(label)
         self._brushes = [pg.mkBrush(theme.colour(theme.VALENCE, 30 + 10 * i)) for i in range(21)]  # by age
-        self.trail = pg.ScatterPlotItem(size=8, pen=None)
-        self.trail_line = pg.PlotDataItem(pen=pg.mkPen(theme.colour(theme.TEXT, 70), width=1), connect="finite")
+        self.trail = pg.ScatterPlotItem(size=8, pen=None, antialias=True)
+        self.trail_line = pg.PlotDataItem(pen=pg.mkPen(theme.colour(theme.TEXT, 70), width=1), connect="finite",
+                                          antialias=True)
         self.face = pg.ScatterPlotItem(size=14, pen=pg.mkPen(theme.FACE_ONLY, width=2), brush=None, symbol="s")
-        self.current = pg.ScatterPlotItem(size=18, pen=pg.mkPen("w", width=2), brush=pg.mkBrush(theme.VALENCE))
+        self.current = pg.ScatterPlotItem(size=18, pen=pg.mkPen("w", width=2), brush=pg.mkBrush(theme.VALENCE),
+                                          antialias=True)
         for item in (self.trail_line, self.trail, self.face, self.current):
             plot.addItem(item)
         plot.setTitle(f"<span style='color:{theme.VALENCE}'>●</span> model, fading trail of the last "

@@ -131,6 +131,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
 
     def redraw(self) -> None:
         """One frame: every panel from the prediction deque and copies of the ring buffers."""
+        if self.isMinimized():  # nothing to see: leave the CPU to the pipeline
+            return
         now = pylsl.local_clock()
         history = self.bridge.history
         predictor = self.pipeline.predictor

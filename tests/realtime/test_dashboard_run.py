@@ -51,7 +51,7 @@ def test_without_a_display_it_says_so_instead_of_aborting(monkeypatch):
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
         monkeypatch.delenv(var, raising=False)
     assert not display_available()
-    with pytest.raises(RuntimeError, match="no display for the dashboard.*--no-gui"):
+    with pytest.raises(RuntimeError, match=r"no display for the dashboard.*--no-gui"):
         run_dashboard(None)
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert display_available()
