@@ -32,7 +32,12 @@ def run_dashboard(pipeline: Pipeline, duration: float | None = None, screenshot:
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     window = DashboardWindow(pipeline)
-    window.closed.connect(app.quit)  # even if other top-level windows are open
+    # a local loop ended by this window, not app.quit(): quitting would leave a shared QApplication (tests,
+    # an embedding program) unable to run its timers afterwards
+    loop = QtCore.QEventLoop()
+    window.closed.connect(loop.quit)
+    quit_on_close = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
     window.show()
 
     def finish() -> None:
@@ -48,8 +53,9 @@ def run_dashboard(pipeline: Pipeline, duration: float | None = None, screenshot:
     wake.timeout.connect(lambda: None)
     wake.start(200)
     try:
-        app.exec()
+        loop.exec()
     finally:
+        app.setQuitOnLastWindowClosed(quit_on_close)
         wake.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -89,8 +89,11 @@ def test_dashboard_shows_live_data_and_costs_none(qtbot, counter_sender, lsl_nam
     controls = window.controls
     buffer = pipeline.streams["eeg"].buffer
     try:
-        qtbot.waitUntil(lambda: window.camera.state == "face" and len(window.bridge.history) >= 8
-                        and window.status is not None, timeout=60_000)
+        def ready() -> None:  # waitUntil repeats this and, on timeout, shows the last failed assertion
+            assert window.camera.state == "face", f"camera: {window.camera.state}"
+            assert len(window.bridge.history) >= 8 and window.status is not None, "too few predictions"
+
+        qtbot.waitUntil(ready, timeout=60_000)
         assert controls.record.isChecked()  # reflects the recording started with the pipeline
         window.timer.stop()
         qtbot.wait(300)  # predictions already queued reach the deque
