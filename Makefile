@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed
 # LSL stays on this machine for the demo, tests and benchmarks.
 export LSLAPICFG := $(CURDIR)/config/lsl_loopback.cfg
 DEMO_SECONDS ?= 60
-NO_DISPLAY := $(if $(DISPLAY)$(WAYLAND_DISPLAY),,1)
+NO_DISPLAY := $(if $(DISPLAY)$(WAYLAND_DISPLAY)$(QT_QPA_PLATFORM),,1)
+# Extra app.py options, e.g. DEMO_ARGS="--duration 40 --screenshot docs/dashboard.png"
+DEMO_ARGS ?=
 
 .PHONY: demo test bench lint venv
 
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml requirements-nodeps.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) app.py --eeg brainflow:synthetic --cam demo $(if $(NO_DISPLAY),--no-gui --duration $(DEMO_SECONDS))
+	$(PY) app.py --eeg brainflow:synthetic --cam demo $(if $(NO_DISPLAY),--no-gui --duration $(DEMO_SECONDS)) $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(PY) -m ruff check .

@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--name", default="emolive", metavar="APP",
                      help="prefix of the LSL outlets APP-predictions and APP-markers (default: %(default)s)")
     out.add_argument("--no-gui", action="store_true", help="run headless, printing a status line every second")
+    out.add_argument("--screenshot", metavar="PNG",
+                     help="save a screenshot of the dashboard just before --duration ends it")
     out.add_argument("--duration", type=positive, metavar="SECONDS", help="stop after this long (default: Ctrl-C)")
     lsl = p.add_argument_group("LSL network")
     lsl.add_argument("--lsl-config", metavar="PATH",
@@ -118,7 +120,10 @@ def run_headless(pipeline: object, duration: float | None, stop: threading.Event
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.screenshot and args.duration is None:
+        parser.error("--screenshot needs --duration (the screenshot is taken just before the run ends)")
     if args.lsl_loopback and args.lsl_config:
         raise SystemExit("error: give --lsl-config or --lsl-loopback, not both")
     if args.subject and args.model:
@@ -160,16 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        if args.no_gui:
+        from realtime.dashboard import display_available, run_dashboard
+
+        if not args.no_gui and not display_available():
+            print("No display (DISPLAY / WAYLAND_DISPLAY unset): running headless; "
+                  "set QT_QPA_PLATFORM=offscreen to run the dashboard without one.", file=sys.stderr)
+        if args.no_gui or not display_available():
             run_headless(pipeline, args.duration, stop)
         else:
-            try:
-                from realtime.dashboard import run_dashboard
-            except ImportError:
-                print("The dashboard is not available in this build; running headless.", file=sys.stderr)
-                run_headless(pipeline, args.duration, stop)
-            else:
-                run_dashboard(pipeline, duration=args.duration)
+            run_dashboard(pipeline, duration=args.duration, screenshot=args.screenshot)
     finally:
         pipeline.stop()
         if args.record:

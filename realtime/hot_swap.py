@@ -89,7 +89,8 @@ def _weights_path(manifest: Path) -> tuple[Path | None, str]:
     return manifest.parent / name, ""
 
 
-def _finite_outputs(predictor: Predictor, output: ModelOutput) -> str:
+def non_finite_outputs(predictor: Predictor, output: ModelOutput) -> str:
+    """Empty when a trial forward pass gave finite values for every target, else the reason to refuse it."""
     bad = [t for t in predictor.spec.targets if not math.isfinite(getattr(output, t, 0.0))]
     return f"its trial forward pass gave non-finite {', '.join(bad)}" if bad else ""
 
@@ -220,7 +221,7 @@ class BundleWatcher:
         except Exception as exc:
             return self._refuse(manifest, f"its trial forward pass failed: {type(exc).__name__}: {exc}",
                                 predictor.model_id)
-        bad = _finite_outputs(predictor, output)
+        bad = non_finite_outputs(predictor, output)
         if bad:
             return self._refuse(manifest, bad, predictor.model_id)
         try:

@@ -118,6 +118,12 @@ class InferenceWorker:
                 windows[modality] = cut
         return t_end, windows, problems
 
+    def _available(self, windows: Window, wanted: dict[str, float]) -> dict[str, bool]:
+        """Per stream: a usable window was cut, or (for streams this model does not read) its data is fresh."""
+        now = pylsl.local_clock()
+        return {m: m in windows or (m not in wanted and now - s.buffer.newest_time() <= s.stale_after)
+                for m, s in self.streams.items()}
+
     def step(self) -> Prediction:
         """Cut windows, run the model, publish and return the Prediction."""
         with self._lock:
@@ -153,7 +159,7 @@ class InferenceWorker:
             arousal=float(arousal),
             model_id=predictor.model_id if predictor is not None else "none",
             trained=bool(predictor.trained) if predictor is not None else False,
-            available={m: m in windows for m in self.streams},
+            available=self._available(windows, wanted),
             newest_sample={m: float(w.timestamps[-1]) for m, w in windows.items()},
             probabilities=output.probabilities if output else {},
             saliency=output.saliency if output else None,

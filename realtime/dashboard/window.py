@@ -9,7 +9,6 @@ run in ``Background`` threads. Closing the window stops the pipeline and closes 
 from __future__ import annotations
 
 import html
-import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from realtime.dashboard.explain_panel import ExplainPanel
 from realtime.dashboard.health_panel import HealthPanel
 from realtime.dashboard.traces import TracesPanel
 from realtime.dashboard.va_plane import VAPlane
+from realtime.hot_swap import non_finite_outputs
 
 if TYPE_CHECKING:
     from realtime.pipeline import Pipeline
@@ -227,10 +227,9 @@ class DashboardWindow(QtWidgets.QMainWindow):
             problem = self.pipeline.check_predictor(predictor)
             if problem:
                 raise ValueError(problem)
-            output = self.pipeline.try_predictor(predictor)
-            bad = [t for t in predictor.spec.targets if not math.isfinite(getattr(output, t, 0.0))]
+            bad = non_finite_outputs(predictor, self.pipeline.try_predictor(predictor))
             if bad:
-                raise ValueError(f"its trial forward pass gave non-finite {', '.join(bad)}")
+                raise ValueError(bad)
             self.pipeline.swap_predictor(predictor)
             return predictor.model_id
 
