@@ -9,6 +9,7 @@ run in ``Background`` threads. Closing the window stops the pipeline and closes 
 from __future__ import annotations
 
 import html
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 MAX_EEG_ROWS = 32  # more channels than this are not readable as traces
 EEG_SECONDS = 5.0
 HEALTH_INTERVAL = 0.5  # seconds between status() snapshots
+GIL_SWITCH_SECONDS = 0.001  # while the dashboard runs (CPython default 0.005)
 BAND_LABELS = tuple(f"{lo:g}–{hi:g}" for lo, hi in THESIS_BANDS)
 
 
@@ -57,6 +59,9 @@ class DashboardWindow(QtWidgets.QMainWindow):
     def __init__(self, pipeline: Pipeline, seconds: float = 30.0, fps: float = 30.0,
                  record_dir: str | Path = "sessions", load_predictor: Callable | None = None) -> None:
         super().__init__()
+        # Drawing is Python code holding the GIL; a shorter switch interval than CPython's 5 ms lets the
+        # acquisition and inference threads in sooner while a frame is drawn (see bench/latency.py --gui).
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         theme.setup_pyqtgraph()
         self.setStyleSheet(theme.STYLE_SHEET)
         self.setWindowTitle(f"EmoLive — {pipeline.config.app_name}")
