@@ -270,10 +270,15 @@ def sequence_inputs(branches: dict[str, dict[str, Any]], steps: int, step_rate: 
 
 
 def fit_normalisation(features: np.ndarray) -> dict[str, list[float]]:
-    """Per-feature mean and std over every leading axis of (..., feature_dim) training features."""
+    """Per-feature mean and std over every leading axis of (..., feature_dim) training features.
+
+    A feature constant up to float32 rounding keeps std 1: dividing by a std of ~1e-6 would blow
+    rounding noise up to unit variance, noise a model can fit.
+    """
     flat = np.asarray(features, dtype=np.float64).reshape(-1, features.shape[-1])
-    std = flat.std(axis=0)
-    return {"mean": flat.mean(axis=0).tolist(), "std": np.where(std > 1e-12, std, 1.0).tolist()}
+    mean, std = flat.mean(axis=0), flat.std(axis=0)
+    constant = std <= 1e-5 * np.maximum(1.0, np.abs(mean))
+    return {"mean": mean.tolist(), "std": np.where(constant, 1.0, std).tolist()}
 
 
 def normalise(features: np.ndarray, stats: dict[str, Sequence[float]] | None) -> np.ndarray:

@@ -25,7 +25,7 @@ from models.transforms import fit_normalisation, normalise
 from offline import datasets
 from offline.config import SUBJECT_DEPENDENT, TrainConfig, paper_defaults
 from offline.evaluation import evaluate, validation_score
-from offline.export import save_model
+from offline.export import BUNDLE_NAME, save_model
 from offline.splits import Fold, make_folds
 from offline.trials import Trial
 from offline.windowing import WindowSet, is_classification, make_windows, trial_class
@@ -76,18 +76,6 @@ def _n_classes(model: torch.nn.Module, targets: dict[str, str]) -> dict[str, int
 def _strata(trials: list[Trial], targets: dict[str, str]) -> list[int]:
     first = next(((t, k) for t, k in targets.items() if is_classification(k)), None)
     return [trial_class(tr, *first) if first else 0 for tr in trials]
-
-
-def _fit_stats(features: np.ndarray) -> dict[str, list[float]]:
-    """models.transforms.fit_normalisation, with features that are constant up to float32 rounding left unscaled.
-
-    (Dividing by a std of ~1e-6 would blow rounding noise up to unit variance: noise a model can fit.)
-    """
-    stats = fit_normalisation(features)
-    mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
-    constant = std <= 1e-5 * np.maximum(1.0, np.abs(mean))
-    stats["std"] = np.where(constant, 1.0, std).tolist()
-    return stats
 
 
 def _normalise_set(ws: WindowSet, stats: dict[str, dict[str, list[float]]]) -> WindowSet:
@@ -162,7 +150,7 @@ class Run:
             folder = self.out / "folds" / fold.name
             if not (folder / "result.json").is_file():
                 self._run_fold(fold, i, windows, folder)
-        if self.spec.final_model and not (self.out / "model" / "manifest.json").is_file():
+        if self.spec.final_model and not (self.out / "model" / f"{BUNDLE_NAME}.json").is_file():
             self._train_final(windows)
         return write_report(self.out)
 
@@ -175,7 +163,7 @@ class Run:
         val = windows.subset(np.isin(windows.trial, fold.val))
         if not len(train) or not len(val):
             raise ValueError(f"fold {fold.name}: {len(train)} training and {len(val)} validation windows")
-        stats = {m: _fit_stats(v) for m, v in train.inputs.items()}  # training windows only
+        stats = {m: fit_normalisation(v) for m, v in train.inputs.items()}  # training windows only
         train, val = _normalise_set(train, stats), _normalise_set(val, stats)
         model = registry.build(self.spec.model, **self.model_overrides)
         cfg = self.cfg if seed == self.cfg.seed else TrainConfig(**{**self.cfg.to_json(), "seed": seed})
