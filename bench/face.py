@@ -7,8 +7,6 @@ MTCNN + FER, rows into ring buffers) for a fixed time and prints the figures wit
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -21,28 +19,14 @@ use_loopback_config()
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-import psutil  # noqa: E402
 import torch  # noqa: E402
+from machine import describe_machine  # noqa: E402
 
 from models.face_backbones import FER_CLASSES  # noqa: E402
 from models.face_features import FaceAnalyzer  # noqa: E402
 from realtime.camera import Camera, parse_camera_spec  # noqa: E402
 from realtime.face_worker import FaceWorker  # noqa: E402
 from realtime.ring_buffer import RingBuffer  # noqa: E402
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {os.cpu_count()} logical cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {gpu}; "
-            f"Python {platform.python_version()}, torch {torch.__version__}")
 
 
 def main() -> None:
@@ -70,7 +54,7 @@ def main() -> None:
     worker.stop()
     camera.stop()
     c = worker.counters()
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}")
     print(f"source: {camera.label} at {camera.fps:.1f} fps, {camera.frame_size}; backbone {args.backbone} "
           f"on {args.device}, torch threads {args.threads}; {elapsed:.1f} s")
     print(f"captured {c.frames_captured}, processed {c.frames_processed} ({c.frames_processed / elapsed:.1f} fps), "

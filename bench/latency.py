@@ -34,7 +34,7 @@ use_loopback_config()
 
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
-from face import machine  # noqa: E402  (bench/face.py: one description of the machine for every bench)
+from machine import describe_machine  # noqa: E402
 
 from realtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from realtime.prediction import Prediction  # noqa: E402
@@ -129,7 +129,7 @@ def main() -> int:
 
     unique = np.unique(counter)
     lost = sent - unique.size
-    print(f"\nmachine: {machine()}")
+    print(f"\nmachine: {describe_machine()}")
     print(f"run: {elapsed:.0f} s, EEG {args.channels} ch at {args.rate:g} Hz over loopback LSL, camera {args.cam}, "
           f"model {status.model_id}{'' if status.trained else ' (untrained)'}, hop {args.hop:g} s")
     print(f"samples sent {sent}, received {status.streams['eeg'].samples_in}, recorded {counter.size}, "

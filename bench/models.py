@@ -12,8 +12,6 @@ inference mode; "predict" also computes the features from a raw live-like window
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
@@ -25,26 +23,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from machine import describe_machine
+
 from models import registry
 from models.predictor import NetworkPredictor, resolve_device
 from models.transforms import n_steps
 from tests.models.conftest import make_window
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def describe(device: str) -> str:
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    parts = [f"CPU: {cpu_model()}, {os.cpu_count()} logical cores, load average {load}", f"torch {torch.__version__}",
-             f"threads {torch.get_num_threads()}", f"device {device}"]
+    parts = [describe_machine(), f"device {device}"]
     if device.startswith("cuda"):
         parts.append(f"GPU {torch.cuda.get_device_name(device)}")
     return "; ".join(parts)

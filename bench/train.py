@@ -10,8 +10,6 @@ budget after a warm-up; the machine is described first. Figures are printed, nev
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
+from machine import describe_machine
 
 from models import registry
 from offline.config import paper_defaults
@@ -30,19 +29,7 @@ MAHNOB_BRANCH_DIMS = {"eeg": 128, "face": 38}
 DEFAULT_MODELS = ("stalignnet-valence", "tcn-eeg", "tcn-face", "lfan", "lstm-fusion")
 
 
-def describe_machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return (f"CPU: {cpu}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}, load avg {load}\n"
-            f"GPU: {gpu}; Python {platform.python_version()}, torch {torch.__version__}")
+
 
 
 def build(name: str, features: str) -> torch.nn.Module:
