@@ -45,7 +45,7 @@ from realtime.status import format_status, percentiles  # noqa: E402
 class Dashboard:
     """--gui: the dashboard window on the benchmark's pipeline; the main thread runs Qt's loop while waiting."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, fps: float) -> None:
         if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from PyQt6 import QtCore, QtWidgets
@@ -54,7 +54,7 @@ class Dashboard:
 
         self.qt = QtCore
         self.app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-        self.window = DashboardWindow(pipeline)
+        self.window = DashboardWindow(pipeline, fps=fps)
         self.window.show()
         self.t0 = time.monotonic()
 
@@ -80,6 +80,7 @@ def main() -> int:
     ap.add_argument("--model", default="face-prior")
     ap.add_argument("--hop", type=float, default=0.25)
     ap.add_argument("--gui", action="store_true", help="run the dashboard too and report its frame rate")
+    ap.add_argument("--gui-fps", type=float, default=30.0, help="with --gui: the dashboard's redraw rate")
     args = ap.parse_args()
     seconds = args.minutes * 60.0
     name = f"bench-{uuid.uuid4().hex[:8]}"
@@ -106,7 +107,7 @@ def main() -> int:
                                            hop=args.hop, app_name=name, record=str(session)))
         pipeline.start()
         pipeline.subscribe(collect)
-        dashboard = Dashboard(pipeline) if args.gui else None
+        dashboard = Dashboard(pipeline, args.gui_fps) if args.gui else None
         me, child = psutil.Process(), psutil.Process(sender.pid)
         me.cpu_percent(), child.cpu_percent(), psutil.cpu_percent()
         cpu = {"app": [], "sender": [], "total": []}

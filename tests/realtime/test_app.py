@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from realtime.session_file import read_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,3 +38,20 @@ def test_headless_run_prints_status_and_closes_the_session_on_ctrl_c(tmp_path, l
     assert "model not running" in lines[-1]
     session = read_session(path)
     assert len(session.streams["eeg"].data) >= 2 * 250 and len(session.predictions["time"]) >= 4
+
+
+def test_fusion_models_run_live_untrained_on_the_synthetic_board_and_demo_camera(tmp_path, lsl_name):
+    """ST-AlignNet and LFAN (untrained, labelled so) predict from BrainFlow's synthetic board and the demo camera."""
+    for model, seconds in (("stalignnet", 15), ("lfan", 40)):  # LFAN reads 24 s of 4 Hz steps (+ 2 s of EEG)
+        path = tmp_path / f"{model}.h5"
+        out = subprocess.run(
+            [sys.executable, "app.py", "--eeg", "brainflow:synthetic", "--cam", "demo", "--model", model, "--no-gui",
+             "--lsl-loopback", "--duration", str(seconds), "--record", str(path), "--name", f"{lsl_name}-{model}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)
+        assert out.returncode == 0, out.stderr
+        assert f"model {model}@untrained (untrained)" in out.stdout.splitlines()[-1]
+        predictions = read_session(path).predictions
+        valence = predictions["valence"]
+        assert set(predictions["model_id"]) == {f"{model}@untrained"}
+        assert not predictions["trained"].any()
+        assert np.isfinite(valence).sum() >= 4 and np.all(np.abs(valence[np.isfinite(valence)]) <= 1)
