@@ -65,7 +65,8 @@ def code_version() -> str:
         return "unknown"
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write ``path`` through ``write(tmp)`` on a temp file beside it, fsync, then rename: readers never see half."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -119,7 +120,7 @@ def save_bundle(
     _check_normalisation(spec, normalisation)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     weights = directory / f"{name}.safetensors"
-    _atomic_write(weights, lambda tmp: save_file(tensors, str(tmp), metadata={"format": FORMAT}))
+    atomic_write(weights, lambda tmp: save_file(tensors, str(tmp), metadata={"format": FORMAT}))
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -136,7 +137,7 @@ def save_bundle(
     }
     text = json.dumps(manifest, indent=2, allow_nan=False)
     path = directory / f"{name}.json"
-    _atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from models.base import EmotionModel
-from models.bundle import load_bundle, resolve_manifest, save_bundle
+from models.bundle import atomic_write, load_bundle, resolve_manifest, save_bundle
 
 BUNDLE_NAME = "model"
 
@@ -39,19 +37,6 @@ def save_model(folder: Path, model: EmotionModel, normalisation: dict[str, dict[
                        provenance=_finite(provenance))
 
 
-def _atomic_copy(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def deploy(run_dir: Path, target: Path, name: str | None = None) -> Path:
     """Validate the run's exported bundle, then copy it into ``target`` as ``<name>.*``; returns the manifest path."""
     run_dir, target = Path(run_dir), Path(target)
@@ -61,11 +46,9 @@ def deploy(run_dir: Path, target: Path, name: str | None = None) -> Path:
         raise ValueError(f"{manifest}: the bundle is marked untrained; nothing to deploy")
     name = name or run_dir.resolve().name
     target.mkdir(parents=True, exist_ok=True)
-    _atomic_copy(manifest.with_suffix(".safetensors"), target / f"{name}.safetensors")
+    atomic_write(target / f"{name}.safetensors", lambda tmp: shutil.copyfile(manifest.with_suffix(".safetensors"), tmp))
     text = json.loads(manifest.read_text(encoding="utf-8"))
     text["weights"]["file"] = f"{name}.safetensors"  # same bytes, same SHA-256, new name
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.json.", suffix=".tmp", dir=target)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(text, f, indent=2, allow_nan=False)
-    os.replace(tmp, target / f"{name}.json")
+    atomic_write(target / f"{name}.json",
+                 lambda tmp: tmp.write_text(json.dumps(text, indent=2, allow_nan=False), encoding="utf-8"))
     return target / f"{name}.json"

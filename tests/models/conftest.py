@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-import torch
 
 from models.contracts import EEG, ModalityWindow, Window
 from models.predictor import NetworkPredictor
@@ -43,11 +42,3 @@ def make_window(predictor: NetworkPredictor, t_end: float = 1000.0, eeg_rate: fl
 def window_for() -> MakeWindow:
     return make_window
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Small networks run faster on one thread, and far faster when other processes share the 2 cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

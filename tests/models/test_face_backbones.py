@@ -26,15 +26,6 @@ from models.face_backbones import (
 from models.face_features import FaceAnalyzer, align_face
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """MTCNN's small convolutions gain nothing from a second thread on a shared 2-core machine (they spin instead)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def analyzer() -> FaceAnalyzer:
     return FaceAnalyzer("fer")

@@ -12,7 +12,7 @@ import pytest
 
 from offline.datasets import DatasetError, read
 from offline.datasets.deap import EEG_CHANNELS
-from offline.datasets.pickles import loads
+from offline.datasets.pickles import load_file, loads
 from tests.offline.fixtures import (
     GENEVA_ORDER,
     write_deap_original,
@@ -27,7 +27,7 @@ REAL_MAHNOB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "
 
 def test_deap_preprocessed_shapes_labels_and_video_order(tmp_path: Path) -> None:
     root = write_deap_preprocessed(tmp_path, n_subjects=2, n_trials=4, seconds=4.0)
-    raw = pickle.loads((root / "data_preprocessed_python" / "s02.dat").read_bytes(), encoding="latin1")
+    raw = load_file(root / "data_preprocessed_python" / "s02.dat")
     trials = read("deap", root)
     assert len(trials) == 8 and {t.subject for t in trials} == {"s01", "s02"}
     t = next(t for t in trials if t.subject == "s02" and t.trial == "03")

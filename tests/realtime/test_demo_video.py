@@ -7,19 +7,9 @@ from pathlib import Path
 
 import cv2
 import pytest
-import torch
 
 from models.face_features import FaceAnalyzer
 from realtime.demo_video import DEMO_FACES, FPS, HEIGHT, SECONDS_PER_FACE, WIDTH, demo_video_path, segment_of_frame
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """MTCNN's small convolutions gain nothing from a second thread on a shared 2-core machine (they spin instead)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -24,15 +24,6 @@ from realtime.face_worker import THUMBNAIL_WIDTH, FaceWorker
 from realtime.ring_buffer import RingBuffer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """MTCNN's small convolutions gain nothing from a second thread on a shared 2-core machine (they spin instead)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def analyzer() -> FaceAnalyzer:
     return FaceAnalyzer("fer")
