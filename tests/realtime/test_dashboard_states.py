@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import cv2
@@ -22,6 +21,7 @@ from realtime.face_worker import FaceWorker
 from realtime.recorder import RecorderStatus
 from realtime.ring_buffer import RingBuffer
 from realtime.status import PipelineStatus, StreamStatus
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -45,12 +45,6 @@ def face_video(path: Path, seconds: float = 4.0, fps: float = 10.0) -> Path:
     return path
 
 
-def wait_until(condition, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.02)
-
 
 def test_camera_panel_states_no_camera_face_then_gone(qtbot, tmp_path: Path, one_torch_thread) -> None:
     panel = CameraPanel()
@@ -65,7 +59,7 @@ def test_camera_panel_states_no_camera_face_then_gone(qtbot, tmp_path: Path, one
     camera.start()
     worker.start()
     try:
-        wait_until(lambda: worker.latest is not None and worker.latest.box is not None)
+        wait_for(lambda: worker.latest is not None and worker.latest.box is not None, timeout=20)
         worker.stop()  # keep this snapshot the newest; the camera goes on
         snap = worker.latest
         panel.update_from(camera, worker, "", pylsl.local_clock())
@@ -73,7 +67,7 @@ def test_camera_panel_states_no_camera_face_then_gone(qtbot, tmp_path: Path, one
         x1, y1, _, y2 = snap.box
         edge = panel._image.pixelColor(x1, (y1 + y2) // 2)  # the box is drawn on the frame it was found in
         assert edge.green() > 150 and edge.red() < 150
-        wait_until(lambda: camera.state == "ended")
+        wait_for(lambda: camera.state == "ended", timeout=20)
         panel.update_from(camera, worker, "", pylsl.local_clock())
         assert panel.state.startswith("camera gone: video file") and panel.state.endswith("reached its end")
     finally:

@@ -22,6 +22,7 @@ from realtime.camera import Camera, LatestFrame, parse_camera_spec
 from realtime.demo_video import demo_video_path
 from realtime.face_worker import THUMBNAIL_WIDTH, FaceWorker
 from realtime.ring_buffer import RingBuffer
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +38,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def buffers(dim: int = FER_EMBEDDING_DIM) -> tuple[RingBuffer, RingBuffer]:
     return RingBuffer(dim, 2048), RingBuffer(len(FER_CLASSES), 2048)
 
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.01)
 
 
 def test_fast_source_stale_frames_are_dropped_and_the_newest_processed(analyzer: FaceAnalyzer, demo: Path) -> None:
@@ -63,7 +58,7 @@ def test_fast_source_stale_frames_are_dropped_and_the_newest_processed(analyzer:
     producer = threading.Thread(target=produce)
     producer.start()
     producer.join()
-    wait_until(lambda: worker.latest is not None and worker.latest.frame_index == 299)
+    wait_for(lambda: worker.latest is not None and worker.latest.frame_index == 299, timeout=10)
     worker.stop()
     c = worker.counters()
     assert c.frames_captured == 300
@@ -106,7 +101,7 @@ def test_demo_camera_to_face_prior(analyzer: FaceAnalyzer, demo: Path, monkeypat
     worker = FaceWorker(camera.frames, analyzer, face_buf, expr_buf)
     with camera:
         worker.start()
-        wait_until(lambda: expr_buf.total >= 25)
+        wait_for(lambda: expr_buf.total >= 25, timeout=10)
         worker.stop()
     c = worker.counters()
     assert c.frames_processed + c.frames_dropped in (c.frames_captured, c.frames_captured - 1)

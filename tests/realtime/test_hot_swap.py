@@ -24,6 +24,7 @@ from offline.export import deploy
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
 from realtime.status import format_status
+from tests.waiting import wait_for
 
 CHANNELS = [f"EEG{i}" for i in range(1, 9)]  # channels 4..11 of the counter stream
 
@@ -39,13 +40,6 @@ def signature_bundle(root: Path, name: str, bias: float, channels: list[str] | N
     save_bundle(model, run / "model", "model", trained=True, provenance={"dataset": "test", "protocol": name})
     return run
 
-
-def wait_for(condition, timeout: float, step: float = 0.05) -> None:
-    t0 = time.monotonic()
-    while not condition():
-        if time.monotonic() - t0 > timeout:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(step)
 
 
 def start_pipeline(lsl_name: str, watched: Path, first: Path, record: Path | None = None) -> Pipeline:

@@ -15,18 +15,10 @@ import pytest
 
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
+from tests.waiting import wait_for
 
 RESTART_COUNT = 1_000_000
 
-
-def wait_for(condition, timeout: float, step: float = 0.05) -> float:
-    """Seconds until ``condition()`` is true; fails the test after ``timeout``."""
-    t0 = time.monotonic()
-    while not condition():
-        if time.monotonic() - t0 > timeout:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(step)
-    return time.monotonic() - t0
 
 
 @pytest.mark.slow
