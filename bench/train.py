@@ -49,10 +49,11 @@ def throughput(name: str, device: torch.device, seconds: float, features: str) -
     x = {m: torch.randn(batch, round(i.window_seconds * i.rate), i.feature_dim, device=device)
          for m, i in spec.inputs.items()}
     steps = round(next(iter(spec.inputs.values())).window_seconds * next(iter(spec.inputs.values())).rate)
-    y = {t: (torch.randint(0, 2, (batch,), device=device) if is_classification(k)
+    n_classes = int(getattr(model, "config", {}).get("n_classes", 2))
+    y = {t: (torch.randint(0, n_classes, (batch,), device=device) if is_classification(k)
              else torch.rand(batch, steps, device=device) * 2 - 1) for t, k in spec.targets.items()}
     optimizer = make_optimizer(model, cfg)
-    weights = {t: torch.ones(2) for t, k in spec.targets.items() if is_classification(k)}
+    weights = {t: torch.ones(n_classes) for t, k in spec.targets.items() if is_classification(k)}
     model.train()
 
     def step() -> None:

@@ -8,8 +8,9 @@ features are refused here (NotLive). Windows go through ``models.transforms.comp
 the same function offline training uses.
 
 Outputs: binary logits -> probability of "high" p -> value 2p - 1, confidence = max(p, 1 - p)
-averaged over targets; per-step continuous outputs -> the last step (the causal window ends
-now). A missing, stale or too sparse modality raises MissingModality; no zeros are invented.
+averaged over targets; multiclass logits (e.g. SEED-V's five emotions) -> class probabilities;
+per-step continuous outputs -> the last step (the causal window ends now). A missing, stale or
+too sparse modality raises MissingModality; no zeros are invented.
 
 Untrained registered networks with an ``eeg_channels`` config adopt the live EEG stream's
 channels in ``check_streams`` when the default list is not all there (e.g. BrainFlow's
@@ -126,11 +127,12 @@ class NetworkPredictor(Predictor):
         confidences: list[float] = []
         for target, kind in self.spec.targets.items():
             y = out[target]
-            if kind == "binary":
+            if kind in ("binary", "multiclass"):
                 p = np.exp(y - y.max())
                 p /= p.sum()
                 probabilities[target] = p
-                values[target] = float(2.0 * p[-1] - 1.0)
+                if kind == "binary":
+                    values[target] = float(2.0 * p[-1] - 1.0)
                 confidences.append(float(p.max()))
             else:
                 values[target] = float(y[-1] if y.ndim else y)

@@ -43,9 +43,10 @@ class InputSpec:
 class ModelSpec:
     """Architecture name + constructor config, task, and the inputs per modality.
 
-    ``targets`` maps a target ("valence", "arousal") to "binary" (class probabilities,
-    rating >= 5 is high) or "continuous" (-1..1). ``fallback`` documents what the model does
-    when an optional modality is missing or stale (never silent zeros).
+    ``targets`` maps a target ("valence", "arousal", "emotion") to "binary" (class probabilities,
+    rating >= 5 is high), "multiclass" (the rating is the class) or "continuous" (-1..1).
+    ``fallback`` documents what the model does when an optional modality is missing or stale
+    (never silent zeros).
     """
 
     architecture: str

@@ -55,10 +55,15 @@ def summarise(values: Sequence[float], seed: int = 0) -> dict[str, float]:
     return out
 
 
-def chance_interval(n: int, p: float = 0.5, level: float = 0.95) -> tuple[float, float]:
-    """Central binomial interval of the accuracy a chance classifier gets on n independent items."""
+def chance_interval(n: int, p: float, level: float = 0.95) -> tuple[float, float]:
+    """Central binomial interval of the accuracy a chance classifier gets on n independent items.
+
+    ``p`` is the chance accuracy, 1 / n_classes for balanced classes (0.5 binary, 0.2 for SEED-V's 5 emotions).
+    """
     if n <= 0:
         raise ValueError("chance interval needs at least one item")
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"chance accuracy must lie strictly between 0 and 1, got {p}")
     alpha = (1 - level) / 2
     return (float(binom.ppf(alpha, n, p) / n), float(binom.ppf(1 - alpha, n, p) / n))
 

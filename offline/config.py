@@ -6,6 +6,7 @@
 - TCN / LFAN (thesis): Adam lr 1e-5, weight decay 1e-4, 1 - CCC loss, ReduceLROnPlateau on
   validation CCC (factor 0.5, patience 5), batch 8, 30 epochs, early stopping.
 - LSTM baseline (Soleymani et al. 2016): Nadam, MSE loss, early stopping.
+- Cross-Modal Transformer (SEED-V): AdamW 1e-4, warm-up then cosine, one window per 4 s feature row.
 Anything can be overridden from the command line (``--set key=value``).
 """
 
@@ -61,7 +62,7 @@ class TrainConfig:
 def family(model_name: str) -> str:
     """Which paper's settings apply to a registered model name."""
     name = model_name.lower()
-    for prefix in ("stalignnet", "lfan", "tcn", "lstm"):
+    for prefix in ("stalignnet", "lfan", "tcn", "lstm", "cmt"):
         if name.startswith(prefix):
             return prefix
     return "generic"
@@ -82,6 +83,9 @@ def paper_defaults(model_name: str, protocol: str) -> TrainConfig:
     if fam == "lstm":
         return TrainConfig(epochs=30, batch_size=8, optimizer="nadam", lr=2e-3, loss="mse", patience=10,
                            hop_seconds=8.0)
+    if fam == "cmt":
+        return TrainConfig(epochs=60, batch_size=32, optimizer="adamw", lr=1e-4, weight_decay=1e-4,
+                           schedule="warmup_cosine", warmup_epochs=5, clip_grad=1.0, patience=10, hop_seconds=4.0)
     return TrainConfig()
 
 

@@ -51,10 +51,20 @@ def trial_class(trial: Trial, target: str, kind: str) -> int:
     return int(value >= HIGH_THRESHOLD) if kind == "binary" else int(value)
 
 
+def _span(trial: Trial, modalities: list[str]) -> float:
+    """Seconds the model's inputs cover: the shortest regular signal; when every input is irregular (timestamped
+    frames, which have no length of their own), up to the newest frame every input has."""
+    signals = [trial.signals[m] for m in modalities if m in trial.signals]
+    regular = [s.duration for s in signals if s.timestamps is None]
+    if regular:
+        return min(regular)
+    return min((float(s.timestamps[-1]) if s.timestamps.size else 0.0 for s in signals), default=0.0)
+
+
 def window_ends(trial: Trial, spec: ModelSpec, hop_seconds: float) -> np.ndarray:
     """Window end instants (s from trial start) for ``trial``; empty when the trial is shorter than a window."""
     lookback = max(get_transform(i.transform).lookback_seconds(i) for i in spec.inputs.values())
-    duration = min(trial.signals[m].duration for m in spec.inputs if m in trial.signals)
+    duration = _span(trial, list(spec.inputs))
     if duration + 1e-9 < lookback:
         return np.zeros(0)
     ends = np.arange(lookback, duration + 1e-9, hop_seconds)

@@ -27,13 +27,13 @@ def _task(spec: ModelSpec, batch: int = 4) -> tuple[dict[str, torch.Tensor], dic
     x[first][labels == 1, :, 0] += 1.5
     y = {}
     for target, kind in spec.targets.items():
-        y[target] = labels if kind == "binary" else torch.tanh(x[first][..., 0])
+        y[target] = torch.tanh(x[first][..., 0]) if kind == "continuous" else labels
     return x, y
 
 
 def _loss(out: dict[str, torch.Tensor], y: dict[str, torch.Tensor], spec: ModelSpec) -> torch.Tensor:
     return sum(
-        F.cross_entropy(out[t], y[t]) if kind == "binary" else ccc_loss(out[t].reshape(y[t].shape), y[t])
+        ccc_loss(out[t].reshape(y[t].shape), y[t]) if kind == "continuous" else F.cross_entropy(out[t], y[t])
         for t, kind in spec.targets.items()
     )
 

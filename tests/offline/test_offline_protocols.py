@@ -102,7 +102,7 @@ def test_independent_labels_give_chance(null_deap: Path, face_cache: Path, tmp_p
     extra = ["--test-subjects", "s01", "s02", "s03"] if protocol == "holdout" else []
     metrics = _train(null_deap, tmp_path / protocol, protocol, face_cache, "--no-final", *extra)
     pooled = metrics["targets"]["valence"]["summary"]["pooled_trials"]
-    lo, hi = chance_interval(pooled["n"])
+    lo, hi = chance_interval(pooled["n"], 0.5)
     assert (lo, hi) == tuple(metrics["targets"]["valence"]["summary"]["chance_interval_95"])
     assert lo <= pooled["accuracy"] <= hi, f"{protocol}: accuracy {pooled['accuracy']:.3f} outside chance [{lo}, {hi}]"
 
@@ -110,7 +110,7 @@ def test_independent_labels_give_chance(null_deap: Path, face_cache: Path, tmp_p
 def test_planted_signal_is_learned_across_subjects(planted_deap: Path, face_cache: Path, tmp_path: Path) -> None:
     metrics = _train(planted_deap, tmp_path / "loso", "loso", face_cache, "--no-final")
     pooled = metrics["targets"]["valence"]["summary"]["pooled_trials"]
-    _, hi = chance_interval(pooled["n"])
+    _, hi = chance_interval(pooled["n"], 0.5)
     assert pooled["accuracy"] > max(hi, 0.8), f"planted LOSO accuracy {pooled['accuracy']:.3f}"
     assert (tmp_path / "loso" / "subjects_valence.csv").is_file()
     assert (tmp_path / "loso" / "plots" / "confusion_valence.png").is_file()
