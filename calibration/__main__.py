@@ -10,6 +10,20 @@ from pathlib import Path
 from calibration.profiles import DEFAULT_PROFILES
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m calibration", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -30,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
                         "(default '-': standard input)")
     r.add_argument("--no-gui", action="store_true", help="console presenter and text ratings instead of Qt windows")
     r.add_argument("--full-screen", action="store_true", help="GUI: show the stimuli full screen")
+    r.add_argument("--record-frames", action="store_true",
+                   help="also record the camera's frames (downscaled, rate-capped) into the session file")
+    r.add_argument("--frame-scale", type=_fraction, default=0.25, metavar="S",
+                   help="with --record-frames: downscale factor, 0 < S <= 1 (default: %(default)s)")
+    r.add_argument("--frame-fps", type=_positive, default=5.0, metavar="FPS",
+                   help="with --record-frames: most frames recorded per second (default: %(default)s)")
     lsl = r.add_mutually_exclusive_group()
     lsl.add_argument("--lsl-config", metavar="PATH", help="liblsl config file")
     lsl.add_argument("--lsl-loopback", action="store_true", help="keep LSL on this machine")
@@ -73,6 +93,10 @@ def _run(args: argparse.Namespace) -> int:
 
     check_subject(args.subject)
     protocol = load_protocol(args.config)  # a bad protocol fails before any device is opened
+    if args.record_frames and args.cam == "none":
+        from calibration.session import SessionError
+
+        raise SessionError("--record-frames needs a camera; --cam is none")
     configure_lsl(args)
     from calibration.session import run_session
     from realtime.pipeline import Pipeline, PipelineConfig
@@ -95,8 +119,9 @@ def _run(args: argparse.Namespace) -> int:
 
         presenter = QtPresenter(args.full_screen)
         rater = QtRater(presenter)
+    frames = (args.frame_scale, args.frame_fps) if args.record_frames else None
     path = run_session(Pipeline(config), protocol, args.subject, args.out, presenter, rater,
-                       log=lambda text: print(text, flush=True))
+                       log=lambda text: print(text, flush=True), frames=frames)
     print(json.dumps({"session": str(path)}), flush=True)
     return 0
 

@@ -6,7 +6,8 @@ markers, and two event tables declared up front, ``blocks`` (name, kind, media, 
 onset, offset) and ``ratings`` (block, SAM valence, arousal, time, response seconds). Block
 onsets and offsets and every rating also go out as markers on the pipeline's LSL marker outlet
 (``<app>-markers``: ``onset NAME``, ``offset NAME``, ``rating NAME valence=V arousal=A``).
-The file's attributes hold the subject id and the protocol file's text.
+The file's attributes hold the subject id and the protocol file's text. With ``frames`` (off by
+default) the camera's frames are recorded too, downscaled and at a capped rate (``/frames``).
 """
 
 from __future__ import annotations
@@ -55,18 +56,39 @@ def _check_streams(pipeline: object) -> None:
         raise SessionError(f"no EEG sample has arrived from {eeg.description} ({eeg.problem or 'no error reported'})")
 
 
+def _start_recording(pipeline: object, path: Path, attrs: dict[str, object], frames: tuple[float, float] | None
+                     ) -> None:
+    """``pipeline.start_recording``, or with ``frames`` (scale, fps) the same recorder given the camera's frames
+    (``Pipeline.start_recording`` has no way to pass them on)."""
+    if frames is None:
+        pipeline.start_recording(path, attrs=attrs, tables=TABLES)
+        return
+    from realtime.recorder import FrameRecording, Recorder
+
+    camera = pipeline.camera
+    if camera is None:
+        raise SessionError("recording frames needs a camera: "
+                           f"{pipeline.camera_problem or 'none was given (--cam none)'}")
+    c = pipeline.config
+    attrs = {"app": c.app_name, "eeg_source": pipeline.source.description if pipeline.source else "none",
+             "camera": c.camera, "model": c.model, **attrs}
+    pipeline.recorder = Recorder(path, list(pipeline.streams.values()), attrs, TABLES,
+                                 FrameRecording(camera.frames, camera.frame_size, *frames))
+    pipeline.recorder.start()
+    pipeline.subscribe(pipeline.recorder.add_prediction)
+
+
 def run_session(pipeline: object, protocol: Protocol, subject: str, out_dir: str | Path, presenter: Presenter,
-                rater: Rater, log=print) -> Path:
+                rater: Rater, log=print, frames: tuple[float, float] | None = None) -> Path:
     """Start ``pipeline``, record the protocol to ``<out_dir>/<subject>-<date>.h5``, stop; returns the file.
 
-    The pipeline is stopped (and the file closed) whatever happens, so an interrupted session
-    keeps everything recorded until then."""
+    ``frames`` (scale, frames per second) also records the camera's frames. The pipeline is stopped
+    (and the file closed) whatever happens, so an interrupted session keeps everything recorded until then."""
     path = session_path(out_dir, subject)
     pipeline.start()
     try:
-        pipeline.start_recording(path, attrs={"subject": subject, "calibration_version": CALIBRATION_VERSION,
-                                              "protocol": protocol.text, "protocol_path": protocol.path},
-                                 tables=TABLES)
+        _start_recording(pipeline, path, {"subject": subject, "calibration_version": CALIBRATION_VERSION,
+                                          "protocol": protocol.text, "protocol_path": protocol.path}, frames)
         log(f"recording {subject} to {path}")
         pipeline.insert_marker(f"session_start {subject}")
         presenter.wait(protocol.settle_seconds)

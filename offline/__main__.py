@@ -15,8 +15,12 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m offline", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train and evaluate a registered model on a dataset under a protocol")
-    t.add_argument("--dataset", required=True, choices=["deap", "mahnob", "mahnob-features", "seedv"])
-    t.add_argument("--root", required=True, help="the dataset folder as distributed")
+    t.add_argument("--dataset", required=True, choices=["deap", "mahnob", "mahnob-features", "seedv", "calibration"],
+                   help="a public dataset, or calibration: the rated blocks of the session files under --root")
+    t.add_argument("--root", required=True, help="the dataset folder as distributed (calibration: session folder)")
+    t.add_argument("--sessions", nargs="+", default=[], metavar="PATH",
+                   help="calibration session files or folders whose rated blocks join the dataset's trials "
+                        "(EEG channels matched by name; --subjects does not filter them)")
     t.add_argument("--model", required=True, help="registered model name (models.registry.names())")
     t.add_argument("--protocol", required=True, choices=PROTOCOLS)
     t.add_argument("--test-subjects", nargs="*", default=[], help="holdout: subject ids to test on (e.g. s01 P02)")
@@ -64,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             options["subjects"] = args.subjects
         if args.source:
             options["source"] = args.source
+        if args.sessions:
+            options["sessions"] = [str(Path(s).resolve()) for s in args.sessions]
         spec = RunSpec(args.dataset, args.root, args.model, args.protocol, args.out, list(args.test_subjects),
                        parse_model_overrides(args.model_set), overrides, options, not args.no_final, args.max_folds,
                        args.face_cache)

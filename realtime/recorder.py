@@ -6,6 +6,9 @@ as an overrun and reported. Predictions and markers arrive through a bounded que
 queue is an overrun too). The file is flushed at least every ``FLUSH_SECONDS``, so a crash
 loses at most that much. Callers may declare event tables (e.g. calibration blocks and
 ratings) up front; their rows (``add_row``) are written the same way under ``/tables``.
+Optionally (``FrameRecording``, off unless asked for) a sampler thread copies the camera's newest
+frame, at most ``fps`` times a second and downscaled, into ``/frames`` (flushed with the rest); it
+only peeks at the camera's slot, so the face worker still gets every frame it would have had.
 """
 
 from __future__ import annotations
@@ -14,18 +17,48 @@ import collections
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import cv2
 import h5py
 import numpy as np
 
 from realtime.live_stream import LiveStream
 from realtime.prediction import Prediction
-from realtime.session_file import FORMAT, PREDICTION_FIELDS, TABLES_GROUP, VERSION
+from realtime.session_file import FORMAT, FRAMES_GROUP, PREDICTION_FIELDS, TABLES_GROUP, VERSION
+
+if TYPE_CHECKING:
+    from realtime.camera import LatestFrame
 
 FLUSH_SECONDS = 0.5
 QUEUE_LIMIT = 10_000
+FRAME_QUEUE_LIMIT = 100  # images waiting for the writer; more means the disk cannot keep up
 #: Column kinds of event tables -> HDF5 types.
 TABLE_KINDS = {"float": np.float64, "text": h5py.string_dtype()}
+
+
+@dataclass(frozen=True)
+class FrameRecording:
+    """What to record of the camera: its frame slot, the size of its frames (width, height), the downscale
+    factor (0 < scale <= 1) and the most frames per second kept."""
+
+    frames: LatestFrame
+    frame_size: tuple[int, int]
+    scale: float = 0.25
+    fps: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.scale <= 1:
+            raise ValueError(f"frame scale must be in (0, 1], got {self.scale}")
+        if not self.fps > 0:
+            raise ValueError(f"frames per second recorded must be positive, got {self.fps}")
+        if min(self.frame_size) < 1:
+            raise ValueError(f"camera frame size must be positive, got {self.frame_size}")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the recorded frames."""
+        return tuple(max(1, round(n * self.scale)) for n in self.frame_size)
 
 
 @dataclass(frozen=True)
@@ -55,8 +88,9 @@ class Recorder:
     """Writes ``streams`` (read from their ring buffers from ``start()`` on), predictions and markers to ``path``."""
 
     def __init__(self, path: str | Path, streams: list[LiveStream], attrs: dict[str, str] | None = None,
-                 tables: dict[str, dict[str, str]] | None = None) -> None:
-        """``tables``: {table: {column: "float" | "text"}}, created now (SWMR files cannot grow new datasets)."""
+                 tables: dict[str, dict[str, str]] | None = None, frames: FrameRecording | None = None) -> None:
+        """``tables``: {table: {column: "float" | "text"}}, created now (SWMR files cannot grow new datasets);
+        ``frames``: record camera frames too (``/frames``)."""
         self.path = Path(path)
         self.streams = streams
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +120,16 @@ class Recorder:
                 if kind not in TABLE_KINDS:
                     raise ValueError(f"table {name}: column {column} has kind {kind!r}; use float or text")
                 _appendable(g, column, (), TABLE_KINDS[kind])
+        self._frames = frames
+        if frames is not None:
+            width, height = frames.size
+            g = f.create_group(FRAMES_GROUP)
+            g.attrs.update({"color": "BGR", "scale": frames.scale, "fps_limit": frames.fps,
+                            "camera_size": np.array(frames.frame_size)})
+            g.create_dataset("data", shape=(0, height, width, 3), maxshape=(None, height, width, 3), dtype=np.uint8,
+                             chunks=(1, height, width, 3), compression="gzip", compression_opts=1)
+            _appendable(g, "timestamps", (), np.float64)
+            _appendable(g, "index", (), np.int64)
         f.swmr_mode = True
         self._file = f
         self._next = {s.modality: s.buffer.total for s in streams}
@@ -93,12 +137,14 @@ class Recorder:
         self._predictions: collections.deque[Prediction] = collections.deque()
         self._markers: collections.deque[tuple[float, str]] = collections.deque()
         self._rows: collections.deque[tuple[str, dict[str, float | str]]] = collections.deque()
+        self._sampled: collections.deque[tuple[np.ndarray, float, int]] = collections.deque()
         self._n_predictions = 0
         self._lost = 0
         self._overruns = 0
         self._error = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._sampler = threading.Thread(target=self._sample_frames, name="frame sampler", daemon=True)
 
     # -- producers (any thread) ----------------------------------------------------------
     def add_prediction(self, prediction: Prediction) -> None:
@@ -123,10 +169,14 @@ class Recorder:
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
+        if self._frames is not None:
+            self._sampler.start()
 
     def stop(self) -> None:
         """Write everything still buffered, then close the file."""
         self._stop.set()
+        if self._sampler.is_alive():
+            self._sampler.join(timeout=10.0)
         self._thread.join(timeout=10.0)
         if self._file.id.valid:
             self._file.close()
@@ -134,6 +184,22 @@ class Recorder:
     def status(self) -> RecorderStatus:
         return RecorderStatus(str(self.path), dict(self._written), self._n_predictions, self._lost, self._overruns,
                               self._error)
+
+    # -- frame sampler thread ------------------------------------------------------------
+    def _sample_frames(self) -> None:
+        """Every 1 / fps s, queue the camera's newest frame (downscaled) unless it was queued already."""
+        rec = self._frames
+        last = -1
+        while not self._stop.wait(1.0 / rec.fps):
+            frame = rec.frames.peek()
+            if frame is None or frame.index == last:
+                continue
+            last = frame.index
+            if len(self._sampled) >= FRAME_QUEUE_LIMIT:
+                self._overruns += 1
+                continue
+            image = cv2.resize(frame.image, rec.size, interpolation=cv2.INTER_AREA)
+            self._sampled.append((image, frame.timestamp, frame.index))
 
     # -- writer thread -------------------------------------------------------------------
     def _run(self) -> None:
@@ -176,4 +242,10 @@ class Recorder:
         for table, row in rows:
             for column, value in row.items():
                 _append(f[TABLES_GROUP][table][column], [value] if isinstance(value, str) else np.array([value]))
+        sampled = [self._sampled.popleft() for _ in range(len(self._sampled))]
+        if sampled:
+            g = f[FRAMES_GROUP]
+            _append(g["data"], np.stack([image for image, _, _ in sampled]))
+            _append(g["timestamps"], np.array([t for _, t, _ in sampled], dtype=np.float64))
+            _append(g["index"], np.array([i for _, _, i in sampled], dtype=np.int64))
         f.flush()

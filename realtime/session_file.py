@@ -9,6 +9,10 @@ Layout (every dataset resizable along its first axis, appended while recording):
 - ``/markers/time`` and ``/markers/text``.
 - ``/tables/<table>/<column>``: optional event tables declared when recording starts (e.g. the
   calibration session's ``blocks`` and ``ratings``), one row per event.
+- ``/frames/data`` (n, height, width, 3) uint8 BGR, ``/frames/timestamps`` (capture time, LSL clock)
+  and ``/frames/index`` (the camera's frame counter): optional downscaled camera frames; attributes
+  ``scale``, ``fps_limit``, ``camera_size`` (width, height) and ``color``. Not a stream: ``read_session``
+  leaves them on disk (open them with h5py).
 The file is written with libver="latest" in SWMR mode, so it can be read while recording.
 """
 
@@ -25,6 +29,7 @@ VERSION = 1
 #: Scalar prediction fields stored as float64 datasets.
 PREDICTION_FIELDS = ("time", "published", "valence", "arousal", "face_valence", "face_arousal")
 TABLES_GROUP = "tables"
+FRAMES_GROUP = "frames"
 
 
 @dataclass
@@ -72,7 +77,7 @@ def read_session(path: str | Path) -> Session:
             raise ValueError(f"{path} is HDF5 but not an {FORMAT} file (attribute 'format' missing)")
         streams = {}
         for name, group in f.items():
-            if name in ("predictions", "markers", TABLES_GROUP):
+            if name in ("predictions", "markers", TABLES_GROUP, FRAMES_GROUP):
                 continue
             streams[name] = RecordedStream(
                 data=group["data"][()],
