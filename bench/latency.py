@@ -67,8 +67,9 @@ class Dashboard:
         frames, elapsed = self.window.frames, time.monotonic() - self.t0
         self.window.close()  # stops the pipeline, as closing the app's window does
         target = 1000 / self.window.timer.interval()
-        return (f"dashboard: {frames / elapsed:.1f} frames/s drawn (timer {target:.0f}/s), "
-                f"{self.window.bridge.received} predictions shown, {self.window.bridge.dropped} not drawn")
+        groups = ", ".join(f"{g} {n / elapsed:.1f}/s" for g, n in self.window.drawn.items())
+        return (f"dashboard: {frames / elapsed:.1f} frames/s drawn (timer {target:.0f}/s; panel groups in turn: "
+                f"{groups}), {self.window.bridge.received} predictions shown, {self.window.bridge.dropped} not drawn")
 
 
 def main() -> int:

@@ -57,6 +57,7 @@ class InferenceWorker:
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self.ticks = 0
         self.late_ticks = 0  # hops that started late because the previous one overran
+        self._next_step = time.monotonic()  # monotonic time the next step starts (0.0 while one runs)
 
     def swap_predictor(self, predictor: Predictor, problem: str = "") -> None:
         """Replace the model between two windows (the next tick uses it)."""
@@ -71,9 +72,17 @@ class InferenceWorker:
         self._stop.set()
         self._thread.join(timeout=10.0)
 
+    def until_next_step(self) -> float:
+        """Seconds until the next step starts, 0 while one runs: the dashboard paints outside that time.
+
+        Qt painting holds the GIL for as long as it runs; a frame painted across the start of a
+        step would make that prediction late by the frame's painting time."""
+        return max(0.0, self._next_step - time.monotonic())
+
     def _run(self) -> None:
         next_tick = time.monotonic()
         while not self._stop.is_set():
+            self._next_step = 0.0
             self.step()
             self.ticks += 1
             next_tick += self.hop
@@ -81,7 +90,8 @@ class InferenceWorker:
             if delay < 0:
                 self.late_ticks += 1
                 next_tick = time.monotonic()
-            elif self._stop.wait(delay):
+            self._next_step = next_tick
+            if delay >= 0 and self._stop.wait(delay):
                 break
 
     # -- one hop -------------------------------------------------------------------------

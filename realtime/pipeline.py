@@ -272,6 +272,10 @@ class Pipeline:
         if self._worker is not None:
             self._worker.swap_predictor(predictor)
 
+    def until_next_step(self) -> float:
+        """Seconds until the inference worker's next step (0 while one runs; inf when it is not running)."""
+        return self._worker.until_next_step() if self._worker is not None and self._running else float("inf")
+
     # -- sinks ---------------------------------------------------------------------------
     def subscribe(self, callback: Callable[[Prediction], None]) -> None:
         """Call ``callback(prediction)`` from the inference thread for every Prediction (keep it short)."""

@@ -123,10 +123,17 @@ class RingBuffer:
             if held == 0:
                 return np.zeros((0, self.n_channels), self._data.dtype), np.zeros(0)
             start = self._total - held
-            idx = np.arange(start, self._total) % self.capacity
-            ts = self._ts[idx]
-            # timestamps are non-decreasing within the held span: binary search on the view
-            lo = int(np.searchsorted(ts, t_end - seconds, side="right"))
-            hi = int(np.searchsorted(ts, t_end, side="right"))
-            sel = idx[lo:hi]
-            return self._data[sel].copy(), self._ts[sel].copy()
+            # timestamps are non-decreasing within the held span: binary search on the ring's (at most two)
+            # contiguous views, without copying the whole span under the lock
+            lo = self._count_until(start, held, t_end - seconds)
+            hi = self._count_until(start, held, t_end)
+            return self._slice(start + lo, start + hi)
+
+    def _count_until(self, start: int, held: int, t: float) -> int:
+        """How many of the ``held`` samples from absolute ``start`` have timestamp <= ``t`` (caller holds the lock)."""
+        first = start % self.capacity
+        head = self._ts[first : min(first + held, self.capacity)]
+        n = int(np.searchsorted(head, t, side="right"))
+        if n < len(head):
+            return n
+        return n + int(np.searchsorted(self._ts[: held - len(head)], t, side="right"))

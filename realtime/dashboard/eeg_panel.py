@@ -22,6 +22,7 @@ BAD_RATIO = 20.0  # ... and above this multiple, it is bad (loose contact, satur
 STATS_INTERVAL = 0.25  # seconds between re-estimates of channel quality, offsets and ranges
 TICKS_INTERVAL = 1.0  # seconds between updates of the per-channel range labels (relabelling repaints the axis)
 MAX_POINTS = 1000  # per channel drawn; longer windows are reduced to a min/max envelope
+MIN_POINTS = 100  # ... and at most one point per pixel of the plot's width, never fewer than this
 
 
 def channel_quality(data: np.ndarray) -> list[str]:
@@ -148,7 +149,9 @@ class EEGPanel(QtWidgets.QWidget):
             return
         if time.monotonic() - self._stats_at >= STATS_INTERVAL or len(self.offsets) != data.shape[1]:
             self._update_stats(data)
-        x, y = envelope(timestamps - now, data - self.offsets)
+        # one min/max pair per two pixels: more points cost painting time (with the GIL held) and show nothing more
+        width = int(self.traces_plot.vb.width())
+        x, y = envelope(timestamps - now, data - self.offsets, min(MAX_POINTS, max(MIN_POINTS, width)))
         rows = np.clip(y / (2.2 * self.scales), -0.5, 0.5) - np.arange(len(self.channels))
         for q, curve in self.curves.items():
             idx = [i for i, qi in enumerate(self.quality) if qi == q]

@@ -70,7 +70,9 @@ class ExplainPanel(QtWidgets.QWidget):
                 self.available_row.insertWidget(self.available_row.count() - 1, label)
             label.setText(f"{modality} {'✔' if ok else '✘ missing'}")
             bg = theme.GOOD if ok else theme.BAD
-            label.setStyleSheet(f"background:{bg}; color:#111; border-radius:4px; padding:1px 6px; font-weight:bold;")
+            style = f"background:{bg}; color:#111; border-radius:4px; padding:1px 6px; font-weight:bold;"
+            if label.styleSheet() != style:  # setting a style sheet re-polishes the label, even an unchanged one
+                label.setStyleSheet(style)
 
     def update_from(self, history: Sequence[Prediction], now: float, window_seconds: float | None = None) -> None:
         latest = history[-1] if history else None

@@ -79,7 +79,9 @@ class HealthPanel(QtWidgets.QWidget):
     def _value(self, key: str, text: str, bad: bool = False) -> None:
         label = self.values[key]
         label.setText(text)
-        label.setStyleSheet(f"color: {theme.BAD if bad else theme.TEXT};{' font-weight: bold;' if bad else ''}")
+        style = f"color: {theme.BAD if bad else theme.TEXT};{' font-weight: bold;' if bad else ''}"
+        if label.styleSheet() != style:  # setting a style sheet re-polishes the widget, even an unchanged one
+            label.setStyleSheet(style)
 
     def update_health(self, s: PipelineStatus, device: str, gui_fps: float, gui_dropped: int) -> None:
         problem = s.model_problem or s.problems.get("model", "")
@@ -90,9 +92,10 @@ class HealthPanel(QtWidgets.QWidget):
             text += f"<br><span style='color:{theme.MUTED}'>hot-swap: {html.escape(s.swap)}</span>"
         self.model_label.setText(text)
         self.trained_badge.setText("trained" if s.trained else "UNTRAINED")
-        self.trained_badge.setObjectName("trained" if s.trained else "untrained")
-        self.trained_badge.style().unpolish(self.trained_badge)
-        self.trained_badge.style().polish(self.trained_badge)
+        if self.trained_badge.objectName() != ("trained" if s.trained else "untrained"):  # re-polish on change only
+            self.trained_badge.setObjectName("trained" if s.trained else "untrained")
+            self.trained_badge.style().unpolish(self.trained_badge)
+            self.trained_badge.style().polish(self.trained_badge)
 
         self.table.setRowCount(len(s.streams))
         for r, st in enumerate(s.streams.values()):

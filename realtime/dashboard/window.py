@@ -2,8 +2,14 @@
 
 Predictions reach the Qt thread through ``PredictionBridge`` (queued signal, bounded deque);
 the redraw timer (at most ``fps`` per second) reads that deque and non-blocking copies of the
-ring buffers, so the pipeline never waits on drawing. Slow actions (checkpoint, session file)
-run in ``Background`` threads. Closing the window stops the pipeline and closes the session file.
+ring buffers, so the pipeline never waits on drawing. Qt painting called from Python keeps the
+GIL for as long as it runs (PyQt does not release it), so while a frame is painted the
+acquisition and inference threads cannot run, however short the switch interval; that is what
+made predictions older with the dashboard (bench/latency.py --gui). Hence each tick draws one
+group of panels in turn (``ROTATION``), so one tick holds the GIL for one group's painting, not
+the sum of all, and no tick is drawn just before or during an inference step. Slow actions
+(checkpoint, session file) run in ``Background`` threads. Closing the window stops the pipeline
+and closes the session file.
 """
 
 from __future__ import annotations
@@ -40,6 +46,11 @@ MAX_EEG_ROWS = 32  # more channels than this are not readable as traces
 EEG_SECONDS = 5.0
 HEALTH_INTERVAL = 0.5  # seconds between status() snapshots
 GIL_SWITCH_SECONDS = 0.001  # while the dashboard runs (CPython default 0.005)
+#: Panel groups drawn on successive timer ticks; each group is redrawn at fps / len(ROTATION).
+ROTATION = ("eeg", "traces", "rest")
+#: No tick is drawn from this long (s) before an inference step until it has published: a frame's
+#: painting (p95 ~35 ms from slot to last pixel on a busy 2-core machine) must not hold the GIL across the step.
+STEP_GUARD_SECONDS = 0.05
 BAND_LABELS = tuple(f"{lo:g}–{hi:g}" for lo, hi in THESIS_BANDS)
 
 
@@ -59,8 +70,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
     def __init__(self, pipeline: Pipeline, seconds: float = 30.0, fps: float = 30.0,
                  record_dir: str | Path = "sessions", load_predictor: Callable | None = None) -> None:
         super().__init__()
-        # Drawing is Python code holding the GIL; a shorter switch interval than CPython's 5 ms lets the
-        # acquisition and inference threads in sooner while a frame is drawn (see bench/latency.py --gui).
+        # A shorter switch interval than CPython's 5 ms lets the acquisition and inference threads in sooner
+        # while the Python parts of a frame run (Qt's own painting keeps the GIL regardless: see above).
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         theme.setup_pyqtgraph()
         self.setStyleSheet(theme.STYLE_SHEET)
@@ -94,14 +105,15 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self._shown_band_power: object = None
         self._last_health = 0.0
         self._drawn = -1  # bridge.received when the plane and explanation were last drawn
-        self.frames = 0
+        self.frames = 0  # timer ticks drawn
+        self.drawn = dict.fromkeys(ROTATION, 0)  # times each panel group was drawn
         self._frame_times: deque[float] = deque(maxlen=120)
         self.status = None
         pipeline.subscribe(self.bridge.on_prediction)
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.setInterval(max(1, round(1000 / min(fps, 60.0))))
-        self.timer.timeout.connect(self.redraw)
+        self.timer.timeout.connect(self._tick)
         self.timer.start()
         self.resize(1600, 950)
 
@@ -135,26 +147,41 @@ class DashboardWindow(QtWidgets.QMainWindow):
         return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
 
     def redraw(self) -> None:
-        """One frame: every panel from the prediction deque and copies of the ring buffers."""
+        """Every panel now, from the prediction deque and copies of the ring buffers (the timer draws in turn)."""
+        for group in ROTATION:
+            self._draw(group)
+
+    def _tick(self) -> None:
+        """One timer tick: the next panel group of ROTATION, so one tick paints one group only."""
         if self.isMinimized():  # nothing to see: leave the CPU to the pipeline
             return
+        if self.pipeline.until_next_step() < STEP_GUARD_SECONDS:  # this group waits for a later tick
+            return
+        self._draw(ROTATION[self.frames % len(ROTATION)])
+        self.frames += 1
+        self._frame_times.append(time.monotonic())
+
+    def _draw(self, group: str) -> None:
         now = pylsl.local_clock()
         history = self.bridge.history
         predictor = self.pipeline.predictor
         if (predictor.model_id if predictor is not None else "") != self._model_id:
             self._on_model_changed(predictor)
-        self.traces.update_from(history, now)  # every frame: the time axis scrolls
-        if self.bridge.received != self._drawn:  # these change only with a new prediction
-            self._drawn = self.bridge.received
-            self.plane.update_from(history, now)
-            self.explain.update_from(history, now, self._saliency_seconds())
-        self._draw_eeg(now)
-        self.camera.update_from(self.pipeline.camera, self.pipeline.face_worker, self.pipeline.camera_problem, now)
-        if time.monotonic() - self._last_health >= HEALTH_INTERVAL:
-            self._last_health = time.monotonic()
-            self._draw_health()
-        self.frames += 1
-        self._frame_times.append(time.monotonic())
+        if group == "eeg":
+            self._draw_eeg(now)
+        elif group == "traces":
+            self.traces.update_from(history, now)  # each turn: the time axis scrolls
+        else:
+            if self.bridge.received != self._drawn:  # these change only with a new prediction
+                self._drawn = self.bridge.received
+                self.plane.update_from(history, now)
+                self.explain.update_from(history, now, self._saliency_seconds())
+            self.camera.update_from(self.pipeline.camera, self.pipeline.face_worker, self.pipeline.camera_problem,
+                                    now)
+            if time.monotonic() - self._last_health >= HEALTH_INTERVAL:
+                self._last_health = time.monotonic()
+                self._draw_health()
+        self.drawn[group] += 1
 
     def _on_model_changed(self, predictor: object | None) -> None:
         """Show the EEG channels the model uses (all of the stream's when it names none)."""
