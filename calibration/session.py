@@ -56,28 +56,6 @@ def _check_streams(pipeline: object) -> None:
         raise SessionError(f"no EEG sample has arrived from {eeg.description} ({eeg.problem or 'no error reported'})")
 
 
-def _start_recording(pipeline: object, path: Path, attrs: dict[str, object], frames: tuple[float, float] | None
-                     ) -> None:
-    """``pipeline.start_recording``, or with ``frames`` (scale, fps) the same recorder given the camera's frames
-    (``Pipeline.start_recording`` has no way to pass them on)."""
-    if frames is None:
-        pipeline.start_recording(path, attrs=attrs, tables=TABLES)
-        return
-    from realtime.recorder import FrameRecording, Recorder
-
-    camera = pipeline.camera
-    if camera is None:
-        raise SessionError("recording frames needs a camera: "
-                           f"{pipeline.camera_problem or 'none was given (--cam none)'}")
-    c = pipeline.config
-    attrs = {"app": c.app_name, "eeg_source": pipeline.source.description if pipeline.source else "none",
-             "camera": c.camera, "model": c.model, **attrs}
-    pipeline.recorder = Recorder(path, list(pipeline.streams.values()), attrs, TABLES,
-                                 FrameRecording(camera.frames, camera.frame_size, *frames))
-    pipeline.recorder.start()
-    pipeline.subscribe(pipeline.recorder.add_prediction)
-
-
 def run_session(pipeline: object, protocol: Protocol, subject: str, out_dir: str | Path, presenter: Presenter,
                 rater: Rater, log=print, frames: tuple[float, float] | None = None) -> Path:
     """Start ``pipeline``, record the protocol to ``<out_dir>/<subject>-<date>.h5``, stop; returns the file.
@@ -87,8 +65,9 @@ def run_session(pipeline: object, protocol: Protocol, subject: str, out_dir: str
     path = session_path(out_dir, subject)
     pipeline.start()
     try:
-        _start_recording(pipeline, path, {"subject": subject, "calibration_version": CALIBRATION_VERSION,
-                                          "protocol": protocol.text, "protocol_path": protocol.path}, frames)
+        pipeline.start_recording(path, attrs={"subject": subject, "calibration_version": CALIBRATION_VERSION,
+                                              "protocol": protocol.text, "protocol_path": protocol.path},
+                                 tables=TABLES, frames=frames)
         log(f"recording {subject} to {path}")
         pipeline.insert_marker(f"session_start {subject}")
         presenter.wait(protocol.settle_seconds)

@@ -30,7 +30,7 @@ from realtime.inference_worker import InferenceWorker
 from realtime.live_stream import LiveStream
 from realtime.lsl_outlets import MarkerOutlet, PredictionOutlet
 from realtime.prediction import Prediction
-from realtime.recorder import Recorder, RecorderStatus
+from realtime.recorder import FrameRecording, Recorder, RecorderStatus
 from realtime.ring_buffer import RingBuffer
 from realtime.sources import EegSource, make_source
 from realtime.status import PipelineStatus, RateMeter, StreamStatus, percentiles
@@ -297,15 +297,23 @@ class Pipeline:
             callback(p)
 
     def start_recording(self, path: str | Path, attrs: dict[str, str] | None = None,
-                        tables: dict[str, dict[str, str]] | None = None) -> Path:
+                        tables: dict[str, dict[str, str]] | None = None,
+                        frames: tuple[float, float] | None = None) -> Path:
         """Record every stream from now on, with predictions and markers, to the session file ``path``.
 
-        ``attrs`` are added to the file's attributes; ``tables`` declares event tables (see Recorder)."""
+        ``attrs`` are added to the file's attributes; ``tables`` declares event tables (see Recorder);
+        ``frames`` (scale, frames per second) also records the camera's frames, downscaled and rate-capped."""
         if self.recorder is not None:
             raise RuntimeError(f"already recording to {self.recorder.path}")
+        frame_recording = None
+        if frames is not None:
+            if self.camera is None:
+                raise RuntimeError("recording frames needs a camera: "
+                                   f"{self.camera_problem or 'none was given (--cam none)'}")
+            frame_recording = FrameRecording(self.camera.frames, self.camera.frame_size, *frames)
         attrs = {"app": self.config.app_name, "eeg_source": self.source.description if self.source else "none",
                  "camera": self.config.camera, "model": self.config.model, **(attrs or {})}
-        self.recorder = Recorder(path, list(self.streams.values()), attrs, tables)
+        self.recorder = Recorder(path, list(self.streams.values()), attrs, tables, frame_recording)
         self.recorder.start()
         self.subscribe(self.recorder.add_prediction)
         return self.recorder.path

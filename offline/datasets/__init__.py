@@ -77,8 +77,6 @@ def read(name: str, root: str | Path, sessions: Sequence[str | Path] = (), **opt
         return trials
     if name == CALIBRATION:
         raise DatasetError("calibration sessions are the dataset here: give their folder as the root, not as sessions")
-    from calibration.session_trials import read_calibration
-
-    added = [t for folder in sessions for t in read_calibration(folder)]
+    added = [t for folder in sessions for t in reader(CALIBRATION)(Path(folder))]
     _check_sessions(name, trials, added)
     return trials + added

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.cross_modal import SEEDV_CHANNELS as CHANNELS
+from models.channels import SEEDV_CHANNELS as CHANNELS
 from offline.datasets import DatasetError
 from offline.datasets.pickles import loads
 from offline.trials import Signal, Trial

@@ -70,7 +70,7 @@ class CameraPanel(QtWidgets.QLabel):
         """No frame to show: a dark box with the reason in the middle."""
         self.state = text
         self._image = None
-        self._style(f"background:#0d0f12; color:{theme.WARN}; font-size:14pt; border-radius:6px;")
+        theme.set_style(self, f"background:#0d0f12; color:{theme.WARN}; font-size:14pt; border-radius:6px;")
         self.setPixmap(QtGui.QPixmap())
         self.setText(text)
 
@@ -111,12 +111,8 @@ class CameraPanel(QtWidgets.QLabel):
         painter.end()
         self._image = image
         self.setText("")
-        self._style("background:#0d0f12; border-radius:6px;")
+        theme.set_style(self, "background:#0d0f12; border-radius:6px;")
         self._rescale()
-
-    def _style(self, style: str) -> None:
-        if self.styleSheet() != style:  # setting a style sheet re-polishes the label, even an unchanged one
-            self.setStyleSheet(style)
 
     def _rescale(self) -> None:
         if self._image is not None:

@@ -70,9 +70,8 @@ class ExplainPanel(QtWidgets.QWidget):
                 self.available_row.insertWidget(self.available_row.count() - 1, label)
             label.setText(f"{modality} {'✔' if ok else '✘ missing'}")
             bg = theme.GOOD if ok else theme.BAD
-            style = f"background:{bg}; color:#111; border-radius:4px; padding:1px 6px; font-weight:bold;"
-            if label.styleSheet() != style:  # setting a style sheet re-polishes the label, even an unchanged one
-                label.setStyleSheet(style)
+            theme.set_style(label, f"background:{bg}; color:#111; border-radius:4px; padding:1px 6px; "
+                                   "font-weight:bold;")
 
     def update_from(self, history: Sequence[Prediction], now: float, window_seconds: float | None = None) -> None:
         latest = history[-1] if history else None

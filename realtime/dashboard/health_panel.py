@@ -79,9 +79,7 @@ class HealthPanel(QtWidgets.QWidget):
     def _value(self, key: str, text: str, bad: bool = False) -> None:
         label = self.values[key]
         label.setText(text)
-        style = f"color: {theme.BAD if bad else theme.TEXT};{' font-weight: bold;' if bad else ''}"
-        if label.styleSheet() != style:  # setting a style sheet re-polishes the widget, even an unchanged one
-            label.setStyleSheet(style)
+        theme.set_style(label, f"color: {theme.BAD if bad else theme.TEXT};{' font-weight: bold;' if bad else ''}")
 
     def update_health(self, s: PipelineStatus, device: str, gui_fps: float, gui_dropped: int) -> None:
         problem = s.model_problem or s.problems.get("model", "")
@@ -92,8 +90,9 @@ class HealthPanel(QtWidgets.QWidget):
             text += f"<br><span style='color:{theme.MUTED}'>hot-swap: {html.escape(s.swap)}</span>"
         self.model_label.setText(text)
         self.trained_badge.setText("trained" if s.trained else "UNTRAINED")
-        if self.trained_badge.objectName() != ("trained" if s.trained else "untrained"):  # re-polish on change only
-            self.trained_badge.setObjectName("trained" if s.trained else "untrained")
+        badge = "trained" if s.trained else "untrained"
+        if self.trained_badge.objectName() != badge:  # re-polish on change only
+            self.trained_badge.setObjectName(badge)
             self.trained_badge.style().unpolish(self.trained_badge)
             self.trained_badge.style().polish(self.trained_badge)
 

@@ -33,6 +33,12 @@ def colour(name: str, alpha: int = 255) -> QtGui.QColor:
     return c
 
 
+def set_style(widget: QtWidgets.QWidget, style: str) -> None:
+    """Set ``style`` only when it differs: setting a style sheet re-polishes the widget, even an unchanged one."""
+    if widget.styleSheet() != style:
+        widget.setStyleSheet(style)
+
+
 def modality_colour(modality: str) -> str:
     return MODALITY_COLOURS.get(modality, MUTED)
 
