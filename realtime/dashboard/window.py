@@ -275,6 +275,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
             self.controls.say("a roll back is still running", error=True)
 
     def _on_done(self, name: str, result: object) -> None:
+        if name in ("record", "stop recording"):  # the button shows the new state now, not at the next health draw
+            self.controls.set_recording(self.pipeline.recorder is not None)
         if name in ("load", "roll back"):
             self.controls.say(f"now running {result}")
         elif name == "record":
@@ -285,6 +287,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
                               error=bool(result.samples_lost))
 
     def _on_failed(self, name: str, message: str) -> None:
+        if name in ("record", "stop recording"):
+            self.controls.set_recording(self.pipeline.recorder is not None)
         what = {"load": "checkpoint not loaded (the old model keeps running)", "record": "recording not started",
                 "stop recording": "recording not closed cleanly", "roll back": "no roll back"}[name]
         self.controls.say(f"{what}: {message}", error=True)

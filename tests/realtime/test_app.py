@@ -42,7 +42,7 @@ def test_headless_run_prints_status_and_closes_the_session_on_ctrl_c(tmp_path, l
 
 def test_fusion_models_run_live_untrained_on_the_synthetic_board_and_demo_camera(tmp_path, lsl_name):
     """ST-AlignNet and LFAN (untrained, labelled so) predict from BrainFlow's synthetic board and the demo camera."""
-    for model, seconds in (("stalignnet", 15), ("lfan", 40)):  # LFAN reads 24 s of 4 Hz steps (+ 2 s of EEG)
+    for model, seconds in (("stalignnet", 15), ("lfan", 50)):  # LFAN reads 24 s of 4 Hz steps (+ 2 s of EEG)
         path = tmp_path / f"{model}.h5"
         out = subprocess.run(
             [sys.executable, "app.py", "--eeg", "brainflow:synthetic", "--cam", "demo", "--model", model, "--no-gui",
