@@ -52,6 +52,23 @@ def positive(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def add_frame_options(group: argparse._ArgumentGroup | argparse.ArgumentParser) -> None:
+    """--record-frames, --frame-scale, --frame-fps (app.py and calibration run)."""
+    group.add_argument("--record-frames", action="store_true",
+                       help="also record the camera's frames (downscaled, rate-capped) into the session file")
+    group.add_argument("--frame-scale", type=fraction, default=0.25, metavar="S",
+                       help="with --record-frames: downscale factor, 0 < S <= 1 (default: %(default)s)")
+    group.add_argument("--frame-fps", type=positive, default=5.0, metavar="FPS",
+                       help="with --record-frames: most frames recorded per second (default: %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="app.py", description=__doc__, epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="time between predictions (default: %(default)s)")
     out = p.add_argument_group("outputs")
     out.add_argument("--record", metavar="PATH", help="record the session to this HDF5 file")
+    add_frame_options(out)
     out.add_argument("--name", default="emolive", metavar="APP",
                      help="prefix of the LSL outlets APP-predictions and APP-markers (default: %(default)s)")
     out.add_argument("--no-gui", action="store_true", help="run headless, printing a status line every second")
@@ -128,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("error: give --lsl-config or --lsl-loopback, not both")
     if args.subject and args.model:
         raise SystemExit("error: give --model or --subject, not both")
+    if args.record_frames and (not args.record or args.cam == "none"):
+        raise SystemExit("error: --record-frames needs --record PATH and a camera (--cam is "
+                         f"{args.cam!r}{'' if args.record else ', --record not given'})")
     configure_lsl(args)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     model = args.model or "face-prior"
@@ -147,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         eeg=None if args.eeg == "none" else args.eeg, eeg_stream=args.eeg_stream, serial_port=args.serial_port,
         board_args=args.board_args, camera=args.cam, model=model, device=args.device, hop=args.hop,
         app_name=args.name, record=args.record, weights_dir=args.weights_dir,
+        record_frames=(args.frame_scale, args.frame_fps) if args.record_frames else None,
     )
     pipeline = Pipeline(config)
     try:

@@ -7,21 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from app import add_frame_options
 from calibration.profiles import DEFAULT_PROFILES
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,12 +31,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(default '-': standard input)")
     r.add_argument("--no-gui", action="store_true", help="console presenter and text ratings instead of Qt windows")
     r.add_argument("--full-screen", action="store_true", help="GUI: show the stimuli full screen")
-    r.add_argument("--record-frames", action="store_true",
-                   help="also record the camera's frames (downscaled, rate-capped) into the session file")
-    r.add_argument("--frame-scale", type=_fraction, default=0.25, metavar="S",
-                   help="with --record-frames: downscale factor, 0 < S <= 1 (default: %(default)s)")
-    r.add_argument("--frame-fps", type=_positive, default=5.0, metavar="FPS",
-                   help="with --record-frames: most frames recorded per second (default: %(default)s)")
+    add_frame_options(r)
     lsl = r.add_mutually_exclusive_group()
     lsl.add_argument("--lsl-config", metavar="PATH", help="liblsl config file")
     lsl.add_argument("--lsl-loopback", action="store_true", help="keep LSL on this machine")
@@ -107,21 +89,25 @@ def _run(args: argparse.Namespace) -> int:
                             replay_loop=True)
     print(f"protocol {protocol.path}: {len(protocol.blocks)} blocks, about {protocol.seconds / 60:.1f} min "
           "plus self-reports", flush=True)
+    frames = (args.frame_scale, args.frame_fps) if args.record_frames else None
+
+    def log(text: str) -> None:
+        print(text, flush=True)
+
     if args.no_gui:
         from calibration.presenter import ConsolePresenter
         from calibration.ratings import TextRater
 
         answers = sys.stdin if args.ratings == "-" else open(args.ratings, encoding="utf-8")  # noqa: SIM115
-        presenter, rater = ConsolePresenter(), TextRater(answers)
+        path = run_session(Pipeline(config), protocol, args.subject, args.out, ConsolePresenter(), TextRater(answers),
+                           log=log, frames=frames)
     else:
         from calibration.qt_presenter import QtPresenter
-        from calibration.rating_dialog import QtRater
+        from calibration.qt_session import run_qt_session
 
         presenter = QtPresenter(args.full_screen)
-        rater = QtRater(presenter)
-    frames = (args.frame_scale, args.frame_fps) if args.record_frames else None
-    path = run_session(Pipeline(config), protocol, args.subject, args.out, presenter, rater,
-                       log=lambda text: print(text, flush=True), frames=frames)
+        path = run_qt_session(Pipeline(config), protocol, args.subject, args.out, presenter, frames, log)
+        presenter.close()
     print(json.dumps({"session": str(path)}), flush=True)
     return 0
 

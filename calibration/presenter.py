@@ -1,22 +1,21 @@
 """Showing the blocks: a console presenter for headless sessions, and a Qt window for the subject.
 
 The session calls ``present(block, index, total)`` (the stimulus appears; the onset marker follows at once),
-``wait(seconds)`` (the block runs: a video plays, an image or a prompt stays up), ``clear()``
-(offset), and ``rest(seconds)`` between blocks. In a headless session the researcher presents
-the stimuli (the console says what and for how long).
+``clear()`` (offset) and ``show_rest()`` before the rest between blocks; its driver does the waiting
+(``calibration.session``). In a headless session the researcher presents the stimuli (the console
+says what and for how long).
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
 
 from calibration.protocol import Block
 
 
 class ConsolePresenter:
-    """Prints what to present and waits the block's time."""
+    """Prints what to present."""
 
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out if out is not None else sys.stdout
@@ -26,16 +25,11 @@ class ConsolePresenter:
         print(f"[{index}/{total}] {block.name} ({block.media}{what}, {block.seconds:g} s): {block.instruction}",
               file=self.out, flush=True)
 
-    def wait(self, seconds: float) -> None:
-        time.sleep(seconds)
-
     def clear(self) -> None:
         print("  block over", file=self.out, flush=True)
 
-    def rest(self, seconds: float) -> None:
-        if seconds > 0:
-            print(f"  rest {seconds:g} s", file=self.out, flush=True)
-            time.sleep(seconds)
+    def show_rest(self, seconds: float) -> None:
+        print(f"  rest {seconds:g} s", file=self.out, flush=True)
 
     def close(self) -> None:
         pass

@@ -1,14 +1,14 @@
 """The subject's window: fixation cross, eyes-closed notice, images, videos (through OpenCV) and recall prompts.
 
-``wait`` runs a local Qt event loop, so the window stays live (videos play, the SAM dialog can
-open) while the session code itself stays a plain sequence of steps.
+It only shows; the session's Qt driver (``calibration.qt_session``) waits with timers, so videos
+play and the dashboard stays live while a block runs.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
-from PyQt6.QtCore import QEventLoop, Qt, QTimer
+from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QFont, QImage, QPixmap
 from PyQt6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
@@ -83,20 +83,13 @@ class QtPresenter(QWidget):
             self._video = None
 
     # -- the presenter interface of calibration.session -----------------------------------
-    def wait(self, seconds: float) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(max(0, round(1000 * seconds)), loop.quit)
-        loop.exec()
-
     def clear(self) -> None:
         self._stop_video()
         self.label.clear()
         self.app.processEvents()
 
-    def rest(self, seconds: float) -> None:
-        if seconds > 0:
-            self.label.setText("Rest")
-            self.wait(seconds)
+    def show_rest(self, seconds: float) -> None:
+        self.label.setText("Rest")
 
     def close(self) -> bool:
         self._stop_video()

@@ -1,4 +1,8 @@
-"""The SAM self-report as a small Qt dialog: nine choices for valence, nine for arousal, OK once both are set."""
+"""The SAM self-report as a small Qt dialog: nine choices for valence, nine for arousal, OK once both are set.
+
+The Qt session driver (``calibration.qt_session``) opens it without blocking and takes ``rating()``
+when it is accepted.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,6 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from calibration.protocol import Block
 from calibration.ratings import SAM_MAX, SAM_MIN, Rating, RatingError
 
 SCALES = {
@@ -29,6 +32,7 @@ class SamDialog(QDialog):
 
     def __init__(self, block_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.block_name, self._t0 = block_name, time.monotonic()
         self.setWindowTitle(f"How did you feel? ({block_name})")
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("How did you feel during this part? Choose one number on each scale."))
@@ -63,20 +67,12 @@ class SamDialog(QDialog):
         v, a = (self.groups[s].checkedId() for s in SCALES)
         return (v, a) if v >= SAM_MIN and a >= SAM_MIN else None
 
+    def rating(self) -> Rating:
+        """The answer, timed from the dialog's creation; RatingError before both scales are set."""
+        values = self.values()
+        if values is None:
+            raise RatingError(f"no rating for {self.block_name}: both scales must be chosen")
+        return Rating(*values, time.monotonic() - self._t0)
+
     def reject(self) -> None:
         """Closing without answering is not allowed: the session needs a rating for every stimulus."""
-
-
-class QtRater:
-    """Shows the SAM dialog after each stimulus block (needs a running QApplication)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        self.parent = parent
-
-    def rate(self, block: Block) -> Rating:
-        t0 = time.monotonic()
-        dialog = SamDialog(block.name, self.parent)
-        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.values() is None:
-            raise RatingError(f"no rating for {block.name}: the dialog ended without one")
-        valence, arousal = dialog.values()
-        return Rating(valence, arousal, time.monotonic() - t0)

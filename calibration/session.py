@@ -13,6 +13,9 @@ default) the camera's frames are recorded too, downscaled and at a capped rate (
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol as Interface
 
@@ -35,13 +38,32 @@ class SessionError(RuntimeError):
 
 class Presenter(Interface):
     def present(self, block: Block, index: int, total: int) -> None: ...
-    def wait(self, seconds: float) -> None: ...
     def clear(self) -> None: ...
-    def rest(self, seconds: float) -> None: ...
+    def show_rest(self, seconds: float) -> None: ...
 
 
 class Rater(Interface):
     def rate(self, block: Block) -> Rating: ...
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The session waits ``seconds`` (settling, a block running, a rest); ``what`` says which, for progress displays."""
+
+    seconds: float
+    what: str
+
+
+@dataclass(frozen=True)
+class Rate:
+    """The session needs the subject's SAM rating of ``block``: send a ``Rating`` back into the steps."""
+
+    block: Block
+    index: int
+    total: int
+
+
+Step = Wait | Rate
 
 
 def session_path(out_dir: str | Path, subject: str) -> Path:
@@ -56,44 +78,69 @@ def _check_streams(pipeline: object) -> None:
         raise SessionError(f"no EEG sample has arrived from {eeg.description} ({eeg.problem or 'no error reported'})")
 
 
-def run_session(pipeline: object, protocol: Protocol, subject: str, out_dir: str | Path, presenter: Presenter,
-                rater: Rater, log=print, frames: tuple[float, float] | None = None) -> Path:
-    """Start ``pipeline``, record the protocol to ``<out_dir>/<subject>-<date>.h5``, stop; returns the file.
+def session_steps(pipeline: object, protocol: Protocol, subject: str, path: Path, presenter: Presenter,
+                  log=print, frames: tuple[float, float] | None = None) -> Generator[Step, Rating | None, Path]:
+    """Record the protocol on a started ``pipeline`` to ``path``; yields each ``Wait`` and ``Rate`` to its driver.
 
-    ``frames`` (scale, frames per second) also records the camera's frames. The pipeline is stopped
-    (and the file closed) whatever happens, so an interrupted session keeps everything recorded until then."""
-    path = session_path(out_dir, subject)
-    pipeline.start()
+    The driver waits (sleeping, or a Qt timer) or sends the subject's ``Rating`` back, so one sequence of
+    steps serves the headless session and the Qt ones (``calibration.qt_session``, the dashboard).
+    Recording stops however the steps end (finished, an error, or ``close()`` from the driver), so an
+    interrupted session keeps everything recorded until then. ``frames`` (scale, frames per second)
+    also records the camera's frames. Returns ``path``.
+    """
+    pipeline.start_recording(path, attrs={"subject": subject, "calibration_version": CALIBRATION_VERSION,
+                                          "protocol": protocol.text, "protocol_path": protocol.path},
+                             tables=TABLES, frames=frames)
+    status = None
     try:
-        pipeline.start_recording(path, attrs={"subject": subject, "calibration_version": CALIBRATION_VERSION,
-                                              "protocol": protocol.text, "protocol_path": protocol.path},
-                                 tables=TABLES, frames=frames)
         log(f"recording {subject} to {path}")
         pipeline.insert_marker(f"session_start {subject}")
-        presenter.wait(protocol.settle_seconds)
+        yield Wait(protocol.settle_seconds, "the streams settle")
         _check_streams(pipeline)
         total = len(protocol.blocks)
         for index, block in enumerate(protocol.blocks, 1):
             presenter.present(block, index, total)
             onset = pipeline.insert_marker(f"onset {block.name}")
-            presenter.wait(block.seconds)
+            yield Wait(block.seconds, f"{block.name} ({index}/{total})")
             offset = pipeline.insert_marker(f"offset {block.name}")
             presenter.clear()
             pipeline.recorder.add_row("blocks", {"name": block.name, "kind": block.kind, "media": block.media,
                                                  "stimulus": block.stimulus, "onset": onset, "offset": offset})
             if block.rated:
-                rating = rater.rate(block)
+                rating = yield Rate(block, index, total)
                 t = pipeline.insert_marker(f"rating {block.name} valence={rating.valence} arousal={rating.arousal}")
                 pipeline.recorder.add_row("ratings", {"block": block.name, "valence": rating.valence,
                                                       "arousal": rating.arousal, "time": t,
                                                       "response_seconds": rating.response_seconds})
                 log(f"  {block.name}: valence {rating.valence}, arousal {rating.arousal}")
-                if index < total:
-                    presenter.rest(protocol.rest_seconds)
+                if index < total and protocol.rest_seconds > 0:
+                    presenter.show_rest(protocol.rest_seconds)
+                    yield Wait(protocol.rest_seconds, f"rest after {block.name}")
         pipeline.insert_marker(f"session_end {subject}")
     finally:
-        status = pipeline.stop_recording() if pipeline.recorder is not None else None
-        pipeline.stop()
+        if pipeline.recorder is not None:
+            status = pipeline.stop_recording()
     if status is not None and (status.samples_lost or status.error):
         log(f"warning: {status.samples_lost} samples lost while recording {path}; {status.error}")
     return path
+
+
+def run_session(pipeline: object, protocol: Protocol, subject: str, out_dir: str | Path, presenter: Presenter,
+                rater: Rater, wait=time.sleep, log=print, frames: tuple[float, float] | None = None) -> Path:
+    """Start ``pipeline``, record the protocol to ``<out_dir>/<subject>-<date>.h5``, stop; returns the file.
+
+    The plain driver of ``session_steps``: ``wait(seconds)`` for each wait, ``rater`` for each rating.
+    The pipeline is stopped (and the file closed) whatever happens."""
+    pipeline.start()
+    steps = session_steps(pipeline, protocol, subject, session_path(out_dir, subject), presenter, log, frames)
+    try:
+        reply: Rating | None = None
+        while True:
+            try:
+                step = steps.send(reply)
+            except StopIteration as done:
+                return done.value
+            reply = rater.rate(step.block) if isinstance(step, Rate) else wait(step.seconds)
+    finally:
+        steps.close()
+        pipeline.stop()

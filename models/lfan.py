@@ -8,6 +8,11 @@ Everything is per step after the causal TCNs, so the model stays causal. The att
 modality receives (averaged over the M queries) is returned as ``modality_weights`` (B, T, M),
 ordered as ``spec().inputs`` (leader first).
 
+``follower_dropout`` (modality dropout, Neverova et al.'s ModDrop): while training, each window's
+follower encodings are zeroed with this probability, so the head cannot come to depend on a weak
+follower and the fusion degrades to the leader rather than below it. Off (0) by default, as in the
+thesis; nothing is dropped at inference.
+
 Registered as "lfan": face embedding (leader, TCN 256, 256, 128, 128) + EEG band power
 (TCN 128, 128), 96 steps at 4 Hz.
 """
@@ -61,8 +66,11 @@ class LFAN(SequenceModel):
         dropout: float = 0.1,
         d_k: int = 32,
         residual: bool = True,
+        follower_dropout: float = 0.0,
         targets: list[str] | None = None,
     ) -> None:
+        if not 0.0 <= follower_dropout < 1.0:
+            raise ValueError(f"follower_dropout must be in [0, 1), got {follower_dropout}")
         if leader not in branches:
             raise ValueError(f"leader {leader!r} is not one of the branches {', '.join(branches)}")
         ordered = {leader: branches[leader], **{m: b for m, b in branches.items() if m != leader}}
@@ -75,9 +83,19 @@ class LFAN(SequenceModel):
         dims = [self.tcns[m].out_dim for m in self.modalities]
         self.fusion = LeaderFollowerFusion(dims, d_k, residual)
         self.head = nn.Linear(dims[0] + d_k * len(dims), len(self.targets))
+        self.follower_dropout = follower_dropout
+
+    def _drop_followers(self, encodings: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Training only: zero every follower encoding of a window with probability ``follower_dropout``."""
+        if not self.training or not self.follower_dropout:
+            return encodings
+        keep = [(torch.rand(x.shape[0], 1, 1, device=x.device) >= self.follower_dropout).to(x.dtype)
+                for x in encodings[1:]]
+        return [encodings[0], *(x * k for x, k in zip(encodings[1:], keep, strict=True))]
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        fused, weights = self.fusion([self.tcns[m](inputs[m]) for m in self.modalities])
+        encodings = self._drop_followers([self.tcns[m](inputs[m]) for m in self.modalities])
+        fused, weights = self.fusion(encodings)
         out = step_outputs(torch.tanh(self.head(fused)), self.targets)
         out["modality_weights"] = weights
         return out

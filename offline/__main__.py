@@ -1,10 +1,11 @@
-"""Command line of the offline side: ``python -m offline train|report|deploy`` (see ``--help`` of each)."""
+"""Command line of the offline side: ``python -m offline train|report|select|deploy`` (see ``--help`` of each)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 from offline.config import parse_model_overrides, parse_overrides
@@ -37,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--max-folds", type=int, default=0, help="run only the first N folds (a documented subset)")
     r = sub.add_parser("report", help="(re)write metrics.json, CSVs and plots of a run folder")
     r.add_argument("run")
+    s = sub.add_parser("select", help="per fold, take the candidate run with the best validation score (nested "
+                                      "selection of settings; test scores are not read)")
+    s.add_argument("runs", nargs="+", help="finished run folders with the same data, protocol and folds")
+    s.add_argument("--out", required=True, help="new folder for the selection (reported like a run)")
     d = sub.add_parser("deploy", help="copy a run's model bundle atomically into the live app's model folder")
     d.add_argument("run")
     d.add_argument("--to", required=True, help="target folder (the live app's --model DIR / hot-swap folder)")
@@ -80,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         from offline.report import write_report
 
         print(_headline(write_report(args.run)))
+    elif args.command == "select":
+        from offline.selection import select
+
+        metrics = select(args.runs, args.out)
+        chosen = Counter(metrics["selection"]["chosen"].values())
+        print(_headline(metrics))
+        print("folds chosen: " + ", ".join(f"{run} {n}" for run, n in chosen.most_common()))
     elif args.command == "deploy":
         from offline.export import deploy
 

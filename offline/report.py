@@ -70,6 +70,8 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
                                "folds": [{"fold": r["fold"], "best_epoch": r["best_epoch"], "val_score": r["val_score"],
                                           "test_subjects": sorted({t.split("/")[0] for t in r["trials"]["test"]})}
                                          for r in results], "targets": {}}
+    if "selection" in config:
+        metrics["selection"] = config["selection"]
     for target, kind in config["model"]["targets"].items():
         metrics["targets"][target], rows = _summarise_target(target, kind, results)
         _write_csv(run_dir / f"subjects_{target}.csv", rows)

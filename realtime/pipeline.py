@@ -61,6 +61,7 @@ class PipelineConfig:
     app_name: str = "emolive"
     replay_loop: bool = True
     record: str | None = None  # session file recorded from the very first sample
+    record_frames: tuple[float, float] | None = None  # with record: camera frames too (scale, frames per second)
     weights_dir: str | None = None  # folder watched for new checkpoint bundles (hot-swap)
     torch_threads: int | None = None  # intra-op threads for the models; None: 1 on machines of <= 4 cores
 
@@ -133,6 +134,9 @@ class Pipeline:
                 self.streams[EEG] = LiveStream(EEG, self.source.buffer, self.source.channels, self.source.rate,
                                                stale_after=0.5)
             self._open_camera()
+            if c.record and c.record_frames is not None and self.camera is None:
+                raise ValueError("recording frames needs a camera: "
+                                 f"{self.camera_problem or 'none was given (--cam none)'}")
             self.model_problem = self._check(self.predictor)
             self.prediction_outlet = PredictionOutlet(c.app_name, tuple(self.streams))
             self.marker_outlet = MarkerOutlet(c.app_name)
@@ -141,7 +145,7 @@ class Pipeline:
             raise
         self._worker = InferenceWorker(self.streams, self.predictor, c.hop, self._publish, self.model_problem)
         if c.record:
-            self.start_recording(c.record)
+            self.start_recording(c.record, frames=c.record_frames)
         if self.source is not None:
             self.source.start()
         if self.face_worker is not None:

@@ -1,4 +1,4 @@
-"""The control bar: start/stop recording, insert a marker, load a checkpoint, the traces' time span."""
+"""The control bar: start/stop recording, a calibration session, insert a marker, load a checkpoint, the time span."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ class ControlsBar(QtWidgets.QWidget):
     """Widgets only: it emits what the user asked for; the window decides what to do with it."""
 
     record_toggled = QtCore.pyqtSignal(bool)
+    calibrate_clicked = QtCore.pyqtSignal()
     marker_requested = QtCore.pyqtSignal(str)
     load_requested = QtCore.pyqtSignal(str)
     seconds_changed = QtCore.pyqtSignal(float)
@@ -23,6 +24,10 @@ class ControlsBar(QtWidgets.QWidget):
         self.record.setCheckable(True)
         self.record.toggled.connect(self._on_record)
         layout.addWidget(self.record)
+        self.calibrate = QtWidgets.QPushButton("Calibrate…")
+        self.calibrate.setToolTip("run a calibration session for a subject (baseline, stimuli, SAM ratings)")
+        self.calibrate.clicked.connect(self.calibrate_clicked)
+        layout.addWidget(self.calibrate)
         self.marker_text = QtWidgets.QLineEdit()
         self.marker_text.setPlaceholderText("marker text")
         self.marker_text.setMaximumWidth(220)
@@ -60,6 +65,11 @@ class ControlsBar(QtWidgets.QWidget):
         self.record.setChecked(on)
         self.record.setText("■ Stop recording" if on else "● Record")
         self.record.blockSignals(False)
+
+    def set_calibrating(self, on: bool) -> None:
+        """During a calibration session the button stops it, and Record is off (the session records)."""
+        self.calibrate.setText("■ Stop calibration" if on else "Calibrate…")
+        self.record.setEnabled(not on)
 
     def _on_marker(self) -> None:
         text = self.marker_text.text().strip() or "marker"

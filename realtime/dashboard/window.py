@@ -8,8 +8,10 @@ acquisition and inference threads cannot run, however short the switch interval;
 made predictions older with the dashboard (bench/latency.py --gui). Hence each tick draws one
 group of panels in turn (``ROTATION``), so one tick holds the GIL for one group's painting, not
 the sum of all, and no tick is drawn just before or during an inference step. Slow actions
-(checkpoint, session file) run in ``Background`` threads. Closing the window stops the pipeline
-and closes the session file.
+(checkpoint, session file) run in ``Background`` threads. "Calibrate…" runs a calibration session on
+the running pipeline (``calibration.qt_session``: timers and a non-blocking SAM dialog, so drawing goes
+on); the subject's window opens beside the dashboard. Closing the window ends a session, stops the
+pipeline and closes the session file.
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.health = HealthPanel()
         self._build_layout()
         self.controls.record_toggled.connect(self._on_record)
+        self.controls.calibrate_clicked.connect(self._on_calibrate)
+        self.calibration = None  # the running calibration.qt_session.QtSession, if any
+        self._presenter = None  # its subject window
         self.controls.marker_requested.connect(self._on_marker)
         self.controls.load_requested.connect(self.load_checkpoint)
         self.controls.rollback.clicked.connect(self._on_rollback)
@@ -223,7 +228,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.header.setText(f"<span style='font-size:13pt; font-weight:bold'>EmoLive</span>&nbsp;&nbsp;"
                             f"<b>{html.escape(s.model_id)}</b>{badge}"
                             f"&nbsp;<span style='color:{theme.MUTED}'>{device}</span>{rec}")
-        self.controls.set_recording(s.recorder is not None or self.background.busy("record"))
+        if not self.calibrating:
+            self.controls.set_recording(s.recorder is not None or self.background.busy("record"))
         self.controls.rollback.setEnabled(bool(s.previous_model_id))
         self.controls.rollback.setToolTip(f"back to {s.previous_model_id}" if s.previous_model_id else "")
 
@@ -241,6 +247,69 @@ class DashboardWindow(QtWidgets.QMainWindow):
             started = self.background.run("stop recording", self.pipeline.stop_recording)
         if not started:
             self.controls.say("the previous recording action is still running", error=True)
+
+    # -- calibration ---------------------------------------------------------------------
+    @property
+    def calibrating(self) -> bool:
+        return self.calibration is not None and self.calibration.running
+
+    def _on_calibrate(self) -> None:
+        """Stop the running session, or ask for subject and protocol and start one."""
+        if self.calibrating:
+            self.calibration.cancel("stopped from the dashboard")
+            return
+        from calibration.start_dialog import CalibrationStartDialog
+
+        dialog = CalibrationStartDialog(self)
+        dialog.accepted.connect(lambda: self.start_calibration(*dialog.values()))
+        dialog.open()
+
+    def start_calibration(self, subject: str, protocol: str | Path | None = None,
+                          frames: tuple[float, float] | None = None) -> bool:
+        """Record a calibration session of ``subject`` into the recording folder; False (reason shown) if it cannot."""
+        from calibration.profiles import ProfileError, check_subject
+        from calibration.protocol import ProtocolError, load_protocol
+        from calibration.qt_presenter import QtPresenter
+        from calibration.qt_session import QtSession
+
+        if self.calibrating:
+            self.controls.say("a calibration session is already running", error=True)
+            return False
+        if self.pipeline.recorder is not None or self.background.busy("record"):
+            self.controls.say("stop the recording first: a calibration session records to its own file", error=True)
+            return False
+        try:
+            check_subject(subject)
+            plan = load_protocol(protocol or None)
+        except (ProfileError, ProtocolError) as exc:
+            self.controls.say(f"calibration not started: {exc}", error=True)
+            return False
+        self._presenter = QtPresenter()
+        self.calibration = QtSession(self.pipeline, plan, subject, self.record_dir, self._presenter, frames,
+                                     log=lambda _: None, parent=self)
+        self.calibration.progress.connect(
+            lambda what, seconds: self.controls.say(f"calibration {subject}: {what}" +
+                                                    (f", {seconds:g} s" if seconds else "")))
+        self.calibration.finished.connect(self._on_calibration_done)
+        self.calibration.failed.connect(self._on_calibration_failed)
+        self.controls.set_calibrating(True)
+        self.calibration.start()
+        return True
+
+    def _end_calibration(self) -> None:
+        self.controls.set_calibrating(False)
+        self.controls.set_recording(self.pipeline.recorder is not None)
+        if self._presenter is not None:
+            self._presenter.close()
+            self._presenter = None
+
+    def _on_calibration_done(self, path: Path) -> None:
+        self._end_calibration()
+        self.controls.say(f"calibration saved to {path}")
+
+    def _on_calibration_failed(self, message: str) -> None:
+        self._end_calibration()
+        self.controls.say(f"calibration ended: {message}", error=True)
 
     def _on_marker(self, text: str) -> None:
         t = self.pipeline.insert_marker(text)
@@ -295,8 +364,10 @@ class DashboardWindow(QtWidgets.QMainWindow):
 
     # -- closing -------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        """Stop drawing, then the pipeline (which writes what is left and closes the session file)."""
+        """Stop drawing and any calibration session, then the pipeline (which closes the session file)."""
         self.timer.stop()
+        if self.calibrating:
+            self.calibration.cancel("stopped: the dashboard was closed")
         self.pipeline.unsubscribe(self.bridge.on_prediction)
         self.background.wait()
         self.pipeline.stop()

@@ -1,4 +1,4 @@
-"""A short session driven through the Qt windows (offscreen): the SAM dialog opens inside the session loop."""
+"""A short session driven through the Qt windows (offscreen), as ``calibration run`` does without --no-gui."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from PyQt6.QtWidgets import QApplication, QDialogButtonBox
 
 from calibration.protocol import load_protocol
 from calibration.qt_presenter import QtPresenter
-from calibration.rating_dialog import QtRater, SamDialog
-from calibration.session import run_session
+from calibration.qt_session import run_qt_session
+from calibration.rating_dialog import SamDialog
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
 
@@ -37,8 +37,7 @@ def test_gui_session_records_the_ratings_given_in_the_dialog(qtbot, tmp_path):
     qtbot.addWidget(presenter)
     name = f"gui-{uuid.uuid4().hex[:8]}"
     pipeline = Pipeline(PipelineConfig(eeg="brainflow:synthetic", camera="none", model="", app_name=name))
-    path = run_session(pipeline, load_protocol(tmp_path / "p.toml"), "G1", tmp_path, presenter, QtRater(presenter),
-                       log=lambda _: None)
+    path = run_qt_session(pipeline, load_protocol(tmp_path / "p.toml"), "G1", tmp_path, presenter, log=lambda _: None)
     timer.stop()
     session = read_session(path)
     assert list(session.tables["blocks"]["name"]) == ["baseline-eyes-open", "stimulus-01", "stimulus-02"]

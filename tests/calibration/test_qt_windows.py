@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from PyQt6.QtCore import QTimer
-from PyQt6.QtWidgets import QApplication, QDialogButtonBox
+import pytest
+from PyQt6.QtWidgets import QDialogButtonBox
 from skimage import data
 
 from calibration.protocol import Block
 from calibration.qt_presenter import QtPresenter
-from calibration.rating_dialog import QtRater, SamDialog
+from calibration.rating_dialog import SamDialog
+from calibration.ratings import RatingError
 
 
 def test_sam_dialog_needs_both_scales_before_ok(qtbot):
@@ -26,15 +27,15 @@ def test_sam_dialog_needs_both_scales_before_ok(qtbot):
     assert dialog.values() == (8, 2)
 
 
-def test_qt_rater_returns_what_the_subject_chose(qtbot):
-    def answer() -> None:
-        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, SamDialog) and w.isVisible())
-        dialog.choose("valence", 3)
-        dialog.choose("arousal", 9)
-        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
-
-    QTimer.singleShot(200, answer)
-    rating = QtRater().rate(Block("stimulus-01", "stimulus", 1.0, "prompt", "", "Recall"))
+def test_sam_dialog_gives_the_rating_and_its_response_time(qtbot):
+    dialog = SamDialog("stimulus-01")
+    qtbot.addWidget(dialog)
+    with pytest.raises(RatingError, match="stimulus-01"):
+        dialog.rating()
+    qtbot.wait(150)
+    dialog.choose("valence", 3)
+    dialog.choose("arousal", 9)
+    rating = dialog.rating()
     assert (rating.valence, rating.arousal) == (3, 9) and rating.response_seconds > 0.1
 
 
@@ -53,7 +54,7 @@ def test_presenter_shows_prompts_images_and_plays_videos(qtbot, tmp_path):
     presenter.present(Block("s", "stimulus", 1.0, "image", "", str(image)), 2, 3)
     assert not presenter.label.pixmap().isNull() and presenter.frames_shown == 1
     presenter.present(Block("s", "stimulus", 1.0, "video", "", str(video)), 3, 3)
-    presenter.wait(0.6)
+    qtbot.wait(600)
     assert presenter.frames_shown >= 1 + 8  # the video plays while the block runs (20 fps)
     presenter.clear()
     assert presenter.label.pixmap().isNull()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from realtime.session_file import read_session
@@ -18,7 +19,7 @@ def test_help_describes_sources_and_options():
     out = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
     for words in ("--eeg", "brainflow:playback:FILE", "replay:FILE", "--cam", "--model", "--device", "--record",
-                  "--no-gui", "--duration", "--lsl-config", "--lsl-loopback", "--hop", "examples:"):
+                  "--no-gui", "--duration", "--lsl-config", "--lsl-loopback", "--hop", "--record-frames", "examples:"):
         assert words in out.stdout
 
 
@@ -41,13 +42,15 @@ def test_headless_run_prints_status_and_closes_the_session_on_ctrl_c(tmp_path, l
 
 
 def test_fusion_models_run_live_untrained_on_the_synthetic_board_and_demo_camera(tmp_path, lsl_name):
-    """ST-AlignNet and LFAN (untrained, labelled so) predict from BrainFlow's synthetic board and the demo camera."""
+    """ST-AlignNet and LFAN (untrained, labelled so) predict from BrainFlow's synthetic board and the demo camera;
+    the ST-AlignNet run also records the camera's frames (--record-frames)."""
     for model, seconds in (("stalignnet", 15), ("lfan", 50)):  # LFAN reads 24 s of 4 Hz steps (+ 2 s of EEG)
         path = tmp_path / f"{model}.h5"
+        frames = ["--record-frames", "--frame-fps", "4"] if model == "stalignnet" else []
         out = subprocess.run(
             [sys.executable, "app.py", "--eeg", "brainflow:synthetic", "--cam", "demo", "--model", model, "--no-gui",
-             "--lsl-loopback", "--duration", str(seconds), "--record", str(path), "--name", f"{lsl_name}-{model}"],
-            cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)
+             "--lsl-loopback", "--duration", str(seconds), "--record", str(path), "--name", f"{lsl_name}-{model}",
+             *frames], cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)
         assert out.returncode == 0, out.stderr
         assert f"model {model}@untrained (untrained)" in out.stdout.splitlines()[-1]
         predictions = read_session(path).predictions
@@ -55,3 +58,9 @@ def test_fusion_models_run_live_untrained_on_the_synthetic_board_and_demo_camera
         assert set(predictions["model_id"]) == {f"{model}@untrained"}
         assert not predictions["trained"].any()
         assert np.isfinite(valence).sum() >= 4 and np.all(np.abs(valence[np.isfinite(valence)]) <= 1)
+        with h5py.File(path, "r") as f:
+            if frames:
+                n = f["frames/timestamps"].shape[0]
+                assert 10 <= n <= 4 * seconds + 2 and f["frames/data"].shape[0] == n
+            else:
+                assert "frames" not in f
