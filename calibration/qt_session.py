@@ -8,6 +8,7 @@ sequence the headless driver runs. ``QtSession`` serves the dashboard's Calibrat
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 from PyQt6.QtCore import QEventLoop, QObject, QTimer, pyqtSignal
@@ -99,17 +100,24 @@ def run_qt_session(pipeline: object, protocol: Protocol, subject: str, out_dir: 
                    frames: tuple[float, float] | None = None, log=print) -> Path:
     """Start ``pipeline``, run the session in a local Qt event loop, stop; returns the file.
 
-    SessionError when the session failed (the file keeps what was recorded)."""
+    Ctrl-C ends the session early. SessionError when the session failed or was interrupted (the file
+    keeps what was recorded). Call it from the main thread (it sets the SIGINT handler)."""
     pipeline.start()
+    previous = signal.getsignal(signal.SIGINT)
+    wake = QTimer()  # Python runs signal handlers between byte codes only: this gives Ctrl-C its chance
     try:
         session = QtSession(pipeline, protocol, subject, out_dir, presenter, frames, log)
         loop = QEventLoop()
         session.finished.connect(loop.quit)
         session.failed.connect(loop.quit)
+        signal.signal(signal.SIGINT, lambda *_: session.cancel("interrupted (Ctrl-C)"))
+        wake.timeout.connect(lambda: None)
+        wake.start(200)
         QTimer.singleShot(0, session.start)
         loop.exec()
-        session.cancel("interrupted")  # only if the loop ended some other way
     finally:
+        wake.stop()
+        signal.signal(signal.SIGINT, previous)
         pipeline.stop()
     if session.error:
         raise SessionError(session.error)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
 
+import h5py
+import pytest
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication, QDialogButtonBox
 
@@ -11,6 +15,7 @@ from calibration.protocol import load_protocol
 from calibration.qt_presenter import QtPresenter
 from calibration.qt_session import run_qt_session
 from calibration.rating_dialog import SamDialog
+from calibration.session import SessionError
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
 
@@ -45,3 +50,20 @@ def test_gui_session_records_the_ratings_given_in_the_dialog(qtbot, tmp_path):
         [(6.0, 3.0), (2.0, 7.0)]
     assert len(session.streams["eeg"].data) >= 3 * 250
     assert not pipeline.status().running
+
+
+def test_ctrl_c_ends_a_gui_session_and_keeps_what_was_recorded(qtbot, tmp_path):
+    (tmp_path / "p.toml").write_text('settle_seconds = 0.5\n[baseline]\neyes_open_seconds = 30\n'
+                                     '[stimuli]\nseconds = 1\nprompts = ["Recall a calm moment."]\n')
+    presenter = QtPresenter()
+    qtbot.addWidget(presenter)
+    pipeline = Pipeline(PipelineConfig(eeg="brainflow:synthetic", camera="none", model="",
+                                       app_name=f"gui-{uuid.uuid4().hex[:8]}"))
+    QTimer.singleShot(2500, lambda: os.kill(os.getpid(), signal.SIGINT))
+    with pytest.raises(SessionError, match=r"interrupted \(Ctrl-C\)"):
+        run_qt_session(pipeline, load_protocol(tmp_path / "p.toml"), "G2", tmp_path, presenter, log=lambda _: None)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler and not pipeline.status().running
+    (path,) = tmp_path.glob("G2-*.h5")
+    with h5py.File(path, "r") as f:  # closed cleanly, about 2 s of EEG kept
+        assert f["eeg/data"].shape[0] >= 250
+        assert "onset baseline-eyes-open" in [m.decode() for m in f["markers/text"][()]]
