@@ -8,6 +8,9 @@ onsets and offsets and every rating also go out as markers on the pipeline's LSL
 (``<app>-markers``: ``onset NAME``, ``offset NAME``, ``rating NAME valence=V arousal=A``).
 The file's attributes hold the subject id and the protocol file's text. With ``frames`` (off by
 default) the camera's frames are recorded too, downscaled and at a capped rate (``/frames``).
+A session ended early keeps its file; a block cut short has its onset marker but no ``blocks`` row.
+The steps are a generator (``session_steps``) driven by ``run_session`` (headless: sleeps and text
+ratings) or by ``calibration.qt_session`` (Qt timers and the SAM dialog).
 """
 
 from __future__ import annotations
