@@ -13,20 +13,30 @@ follower encodings are zeroed with this probability, so the head cannot come to 
 follower and the fusion degrades to the leader rather than below it. Off (0) by default, as in the
 thesis; nothing is dropped at inference.
 
+Branch pretraining (the thesis's "learn the per-modality long-term dependencies first, then
+combine"): ``branch_regressors()`` gives, per modality, a unimodal regressor that shares that
+branch's TCN, and ``start_from(regressors)`` sets the fusion head so that the LFAN's output
+equals the leader's regressor exactly (follower columns zero). Trained that way (``offline``'s
+``pretrain_epochs``), the fusion starts where the leader alone stands and moves only where the
+followers help on validation data.
+
 Registered as "lfan": face embedding (leader, TCN 256, 256, 128, 128) + EEG band power
 (TCN 128, 128), 96 steps at 4 Hz.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
 import torch.nn as nn
 
+from models.base import EmotionModel
 from models.channels import DEAP_CHANNELS
 from models.face_backbones import FER_EMBEDDING_DIM
 from models.registry import register
+from models.spec import ModelSpec
 from models.tcn import TCN, SequenceModel, step_outputs
 
 
@@ -99,6 +109,37 @@ class LFAN(SequenceModel):
         out = step_outputs(torch.tanh(self.head(fused)), self.targets)
         out["modality_weights"] = weights
         return out
+
+    def branch_regressors(self) -> dict[str, BranchRegressor]:
+        """Per modality, a unimodal regressor on this model's own TCN (shared weights) with a fresh head."""
+        return {m: BranchRegressor(self, m) for m in self.modalities}
+
+    @torch.no_grad()
+    def start_from(self, regressors: dict[str, BranchRegressor]) -> None:
+        """Set the head so the output equals the leader regressor's (leader columns copied, follower columns 0)."""
+        leader = regressors[self.modalities[0]]
+        if leader.tcn is not self.tcns[self.modalities[0]]:
+            raise ValueError("the leader regressor does not share this model's leader TCN")
+        width = leader.head.in_features
+        self.head.weight.zero_()
+        self.head.weight[:, :width] = leader.head.weight.to(self.head.weight.device)
+        self.head.bias.copy_(leader.head.bias)
+
+
+class BranchRegressor(EmotionModel):
+    """One LFAN branch alone: its TCN (shared with the LFAN) -> Linear -> tanh per step, to pretrain that branch."""
+
+    def __init__(self, lfan: LFAN, modality: str) -> None:
+        super().__init__()
+        self.modality, self.targets, self._spec = modality, lfan.targets, lfan.spec()
+        self.tcn = lfan.tcns[modality]
+        self.head = nn.Linear(self.tcn.out_dim, len(self.targets))
+
+    def spec(self) -> ModelSpec:
+        return replace(self._spec, inputs={self.modality: self._spec.inputs[self.modality]})
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return step_outputs(torch.tanh(self.head(self.tcn(inputs[self.modality]))), self.targets)
 
 
 register(

@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--no-final", action="store_true", help="skip training the final deployable model")
     t.add_argument("--face-cache", default="", help="folder caching face-video embeddings (default OUT/face_cache)")
     t.add_argument("--max-folds", type=int, default=0, help="run only the first N folds (a documented subset)")
+    t.add_argument("--workers", type=int, default=1,
+                   help="train folds in N processes at once (each with num_threads threads, default cores / N)")
     r = sub.add_parser("report", help="(re)write metrics.json, CSVs and plots of a run folder")
     r.add_argument("run")
     s = sub.add_parser("select", help="per fold, take the candidate run with the best validation score (nested "
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             options["sessions"] = [str(Path(s).resolve()) for s in args.sessions]
         spec = RunSpec(args.dataset, args.root, args.model, args.protocol, args.out, list(args.test_subjects),
                        parse_model_overrides(args.model_set), overrides, options, not args.no_final, args.max_folds,
-                       args.face_cache)
+                       args.face_cache, max(1, args.workers))
         metrics = Run(spec).execute()
         print(_headline(metrics))
         print(f"report: {Path(args.out) / 'metrics.json'}")

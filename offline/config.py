@@ -7,6 +7,10 @@
   validation CCC (factor 0.5, patience 5), batch 8, 30 epochs, early stopping.
 - LSTM baseline (Soleymani et al. 2016): Nadam, MSE loss, early stopping.
 - Cross-Modal Transformer (SEED-V): AdamW 1e-4, warm-up then cosine, one window per 4 s feature row.
+- Branch pretraining (``pretrain_epochs``, off by default; LFAN only): each modality's TCN is first
+  trained alone as a unimodal regressor with the same settings and early stopping, then the fusion
+  starts from them with its output equal to the leader's; the start is a candidate epoch, so the
+  fusion is kept only where validation says the followers help.
 Anything can be overridden from the command line (``--set key=value``).
 """
 
@@ -43,6 +47,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
     num_threads: int = 0  # torch CPU threads; 0 = torch's default
+    pretrain_epochs: int = 0  # LFAN: train each branch alone first, up to this many epochs (0 = off)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

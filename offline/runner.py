@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from offline.splits import Fold, make_folds
 from offline.trials import Trial
 from offline.windowing import WindowSet, is_classification, make_windows, trial_class
 
-_IGNORED_RUN = {"out": "", "max_folds": 0}
+_IGNORED_RUN = {"out": "", "max_folds": 0, "workers": 1}
 _IGNORED_TRAIN = {"num_threads": 0}
 #: Datasets whose signals are feature rows already at the model's step rate.
 FEATURE_DATASETS = ("mahnob-features", "seedv")
@@ -50,6 +50,7 @@ class RunSpec:
     final_model: bool = True
     max_folds: int = 0  # 0 = every fold; otherwise the first N (a documented subset)
     face_cache: str = ""  # where face-video embeddings are cached; default <out>/face_cache
+    workers: int = 1  # folds trained in parallel processes (results do not depend on it)
 
 
 def adapt_model_overrides(spec: RunSpec, trials: list[Trial]) -> dict[str, Any]:
@@ -146,10 +147,13 @@ class Run:
 
         self._check_config()
         windows = make_windows(self.trials, range(len(self.trials)), self.model_spec, self.cfg.hop_seconds)
-        for i, fold in enumerate(tqdm(self.folds, desc=f"{self.spec.model} {self.spec.protocol}", disable=None)):
-            folder = self.out / "folds" / fold.name
-            if not (folder / "result.json").is_file():
-                self._run_fold(fold, i, windows, folder)
+        done = [(self.out / "folds" / fold.name / "result.json").is_file() for fold in self.folds]
+        pending = [i for i, finished in enumerate(done) if not finished]
+        if self.spec.workers > 1 and len(pending) > 1:
+            _run_in_workers(self.spec, pending)
+        else:
+            for i in tqdm(pending, desc=f"{self.spec.model} {self.spec.protocol}", disable=None):
+                self._run_fold(self.folds[i], i, windows, self.out / "folds" / self.folds[i].name)
         if self.spec.final_model and not (self.out / "model" / f"{BUNDLE_NAME}.json").is_file():
             self._train_final(windows)
         return write_report(self.out)
@@ -168,9 +172,28 @@ class Run:
         model = registry.build(self.spec.model, **self.model_overrides)
         cfg = self.cfg if seed == self.cfg.seed else TrainConfig(**{**self.cfg.to_json(), "seed": seed})
         score = validation_score(self.trials, self.targets)(val)
+        pretrain = self._pretrain_branches(model, train, val, score, cfg, folder, fold.name) if cfg.pretrain_epochs \
+            else {}
         result = fit(model, train, val, score, cfg, self.device, folder / "state", desc=fold.name,
-                     n_classes=self.n_classes)
+                     n_classes=self.n_classes, score_start=bool(cfg.pretrain_epochs))
+        result.pretrain = pretrain
         return model, stats, result
+
+    def _pretrain_branches(self, model, train: WindowSet, val: WindowSet, score, cfg: TrainConfig, folder: Path,
+                           name: str) -> dict[str, dict[str, float]]:
+        """Train each branch of a multi-branch model alone (same settings, early stopping), then start it from them.
+
+        Returns each branch's best epoch and validation score."""
+        from offline.training import fit
+
+        if not hasattr(model, "branch_regressors"):
+            raise ValueError(f"pretrain_epochs: {self.spec.model} has no branches to pretrain (LFAN has)")
+        regressors, results = model.branch_regressors(), {}
+        for modality, regressor in regressors.items():
+            results[modality] = fit(regressor, train, val, score, replace(cfg, epochs=cfg.pretrain_epochs), self.device,
+                folder / "pretrain" / modality, desc=f"{name} {modality}", n_classes=self.n_classes)
+        model.start_from(regressors)
+        return {m: {"best_epoch": r.best_epoch, "best_score": r.best_score} for m, r in results.items()}
 
     def _run_fold(self, fold: Fold, index: int, windows: WindowSet, folder: Path) -> None:
         from offline.training import predict
@@ -189,11 +212,12 @@ class Run:
         _write_json(folder / "result.json", {
             "fold": fold.name, "subject": fold.subject, "best_epoch": result.best_epoch,
             "val_score": result.best_score, "history": result.history,
-            "train_windows_per_second": result.windows_per_second,
+            "train_windows_per_second": result.windows_per_second, "pretrain": result.pretrain,
             "trials": {side: [self.trials[i].key for i in getattr(fold, side)] for side in ("train", "val", "test")},
             "normalisation_fitted_on": "train", "scores": scores,
         })
         shutil.rmtree(folder / "state", ignore_errors=True)
+        shutil.rmtree(folder / "pretrain", ignore_errors=True)
 
     def _train_final(self, windows: WindowSet) -> None:
         """The deployable model: trained on every trial, validation drawn the protocol's way."""
@@ -215,6 +239,40 @@ class Run:
             "fold": "final", "best_epoch": result.best_epoch, "val_score": result.best_score,
             "cross_validation": str(self.out / "metrics.json")})
         shutil.rmtree(folder, ignore_errors=True)
+
+
+_worker: tuple[Run, WindowSet] | None = None
+
+
+def _start_worker(spec: RunSpec, threads: int) -> None:
+    """In a worker process: read the data and cut the windows once; torch gets its share of the cores."""
+    global _worker
+    torch.set_num_threads(threads)
+    run = Run(spec)
+    _worker = run, make_windows(run.trials, range(len(run.trials)), run.model_spec, run.cfg.hop_seconds)
+
+
+def _worker_fold(index: int) -> str:
+    assert _worker is not None, "_start_worker runs first in every worker"
+    run, windows = _worker
+    fold = run.folds[index]
+    run._run_fold(fold, index, windows, run.out / "folds" / fold.name)
+    return fold.name
+
+
+def _run_in_workers(spec: RunSpec, pending: list[int]) -> None:
+    """Train the pending folds in ``spec.workers`` processes, one fold at a time each (seeds are per fold)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    n = min(spec.workers, len(pending))
+    threads = int(spec.train_overrides.get("num_threads", 0)) or max(1, (os.cpu_count() or 1) // n)
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                             initargs=(spec, threads)) as pool:
+        futures = [pool.submit(_worker_fold, i) for i in pending]
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"{spec.model} {spec.protocol} "
+                           f"({n} workers)", disable=None):
+            future.result()
 
 
 def _device(name: str) -> torch.device:

@@ -125,13 +125,17 @@ class FitResult:
     best_score: float
     history: list[dict[str, float]] = field(default_factory=list)
     windows_per_second: float = float("nan")
+    pretrain: dict[str, dict[str, float]] = field(default_factory=dict)  # per branch: best_epoch, best_score
 
 
 def fit(model: EmotionModel, train: WindowSet, val: WindowSet, score: Score, cfg: TrainConfig, device: torch.device,
-        state_dir: Path | None = None, desc: str = "train", n_classes: dict[str, int] | None = None) -> FitResult:
+        state_dir: Path | None = None, desc: str = "train", n_classes: dict[str, int] | None = None,
+        score_start: bool = False) -> FitResult:
     """Train, keep the weights of the epoch with the best validation score, and load them into ``model``.
 
     With ``state_dir`` the state is saved after every epoch and a previous run's state resumed.
+    With ``score_start`` the starting weights (e.g. from pretraining) are a candidate too, scored on
+    validation before the first epoch; ``best_epoch`` -1 then means no epoch beat them.
     """
     targets = model.spec().targets
     weights = class_weights(train, targets, n_classes or {t: 2 for t in targets})
@@ -142,6 +146,10 @@ def fit(model: EmotionModel, train: WindowSet, val: WindowSet, score: Score, cfg
     info = {"epoch": 0, "best_epoch": -1, "best_score": -math.inf, "bad_epochs": 0, "history": [], "done": False}
     if state_dir is not None and (restored := load_state(state_dir, model, optimizer, scheduler)) is not None:
         best, info = restored
+    elif score_start:
+        info["best_score"] = float(score(predict(model, val, device, amp=cfg.amp)))
+        info["history"].append({"epoch": -1, "train_loss": float("nan"), "val_score": info["best_score"],
+                                "lr": optimizer.param_groups[0]["lr"]})
     bar = tqdm(range(info["epoch"], cfg.epochs), desc=desc, leave=False, disable=None)
     seen, seconds = 0, 0.0
     for epoch in bar:
