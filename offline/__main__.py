@@ -1,4 +1,4 @@
-"""Command line of the offline side: ``python -m offline train|report|select|deploy`` (see ``--help`` of each)."""
+"""Command line of the offline side: ``python -m offline train|report|select|compare|deploy`` (see each ``--help``)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
                                       "selection of settings; test scores are not read)")
     s.add_argument("runs", nargs="+", help="finished run folders with the same data, protocol and folds")
     s.add_argument("--out", required=True, help="new folder for the selection (reported like a run)")
+    c = sub.add_parser("compare", help="paired per-subject comparison of two runs on the same test trials (mean "
+                                       "difference with a bootstrap interval, wins, Wilcoxon p)")
+    c.add_argument("run_a")
+    c.add_argument("run_b")
+    c.add_argument("--json", default=None, help="also write the comparison to this JSON file")
     d = sub.add_parser("deploy", help="copy a run's model bundle atomically into the live app's model folder")
     d.add_argument("run")
     d.add_argument("--to", required=True, help="target folder (the live app's --model DIR / hot-swap folder)")
@@ -94,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         chosen = Counter(metrics["selection"]["chosen"].values())
         print(_headline(metrics))
         print("folds chosen: " + ", ".join(f"{run} {n}" for run, n in chosen.most_common()))
+    elif args.command == "compare":
+        from offline.comparison import compare, format_comparison
+
+        result = compare(args.run_a, args.run_b)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=1))
+        print(format_comparison(result))
     elif args.command == "deploy":
         from offline.export import deploy
 

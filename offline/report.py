@@ -61,6 +61,11 @@ def _summarise_target(target: str, kind: str, results: list[dict[str, Any]]) -> 
     return {"kind": kind, "summary": summary, "folds": folds}, rows
 
 
+def subject_rows(run_dir: str | Path, target: str, kind: str) -> list[dict[str, Any]]:
+    """Per-subject scores of one target of a run, as in its ``subjects_<target>.csv`` (recomputed from the folds)."""
+    return _summarise_target(target, kind, _load_results(Path(run_dir)))[1]
+
+
 def write_report(run_dir: str | Path) -> dict[str, Any]:
     """(Re)write metrics.json, subjects_<target>.csv and plots/ from the run folder; returns the metrics."""
     run_dir = Path(run_dir)

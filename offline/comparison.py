@@ -1,0 +1,80 @@
+"""Paired comparison of two finished runs on the same test subjects: is A better than B, or is it noise?
+
+Two models' means over subjects can differ by less than their spread; the honest question is the
+per-subject difference. Both runs must have tested the same subjects on the same trials. For each
+target and metric this gives both means, the mean difference A - B with a bootstrap 95 % interval
+that resamples subjects (paired), how many subjects A wins, and the Wilcoxon signed-rank p-value.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import wilcoxon
+
+from offline.aggregation import bootstrap_ci
+from offline.report import CLASS_METRICS, REG_METRICS, subject_rows
+
+#: Metrics where lower is better (a win is a lower value).
+LOWER_IS_BETTER = frozenset({"rmse"})
+
+
+def _test_trials(run: Path) -> dict[str, list[str]]:
+    results = [json.loads(p.read_text()) for p in sorted((run / "folds").glob("*/result.json"))]
+    if not results:
+        raise FileNotFoundError(f"{run}: no finished fold (folds/*/result.json)")
+    return {r["fold"]: sorted(r["trials"]["test"]) for r in results}
+
+
+def _paired(a: np.ndarray, b: np.ndarray, lower_is_better: bool) -> dict[str, float]:
+    diff = a - b
+    low, high = bootstrap_ci(diff)
+    wins = int(np.sum(diff < 0) if lower_is_better else np.sum(diff > 0))
+    p = float(wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
+    return {"mean_a": float(a.mean()), "mean_b": float(b.mean()), "mean_diff": float(diff.mean()),
+            "ci95_low": low, "ci95_high": high, "a_better": wins, "ties": int(np.sum(diff == 0)),
+            "n": int(diff.size), "wilcoxon_p": p}
+
+
+def compare(run_a: str | Path, run_b: str | Path) -> dict[str, Any]:
+    """Per target and metric, the paired per-subject comparison of ``run_a`` against ``run_b``."""
+    run_a, run_b = Path(run_a), Path(run_b)
+    configs = [json.loads((r / "config.json").read_text()) if (r / "config.json").is_file() else None
+               for r in (run_a, run_b)]
+    for run, config in zip((run_a, run_b), configs, strict=True):
+        if config is None:
+            raise FileNotFoundError(f"{run}: not a run folder (no config.json)")
+    trials_a, trials_b = _test_trials(run_a), _test_trials(run_b)
+    if trials_a != trials_b:
+        raise ValueError(f"{run_a} and {run_b} did not test the same trials in the same folds; a paired comparison "
+                         "needs the same test subjects and trials (same dataset, protocol and finished folds)")
+    kinds_a, kinds_b = configs[0]["model"]["targets"], configs[1]["model"]["targets"]
+    common = [t for t in kinds_a if kinds_b.get(t) == kinds_a[t]]
+    if not common:
+        raise ValueError(f"{run_a} and {run_b} predict no common target ({sorted(kinds_a)} vs {sorted(kinds_b)})")
+    out: dict[str, Any] = {"a": str(run_a), "b": str(run_b), "targets": {}}
+    for target in common:
+        rows_a, rows_b = subject_rows(run_a, target, kinds_a[target]), subject_rows(run_b, target, kinds_a[target])
+        subjects = [r["subject"] for r in rows_a]
+        metrics = REG_METRICS if kinds_a[target] == "continuous" else CLASS_METRICS
+        out["targets"][target] = {"subjects": subjects, **{
+            m: _paired(np.array([r[m] for r in rows_a]), np.array([r[m] for r in rows_b]), m in LOWER_IS_BETTER)
+            for m in metrics}}
+    return out
+
+
+def format_comparison(result: dict[str, Any]) -> str:
+    """A table: metric, mean A, mean B, A - B [95 % interval], subjects A wins, Wilcoxon p."""
+    lines = [f"A = {result['a']}", f"B = {result['b']}"]
+    for target, metrics in result["targets"].items():
+        lines.append(f"{target} (paired over {len(metrics['subjects'])} subjects):")
+        for m, s in metrics.items():
+            if m == "subjects":
+                continue
+            lines.append(f"  {m:<17} A {s['mean_a']:.3f}  B {s['mean_b']:.3f}  A-B {s['mean_diff']:+.3f} "
+                         f"[{s['ci95_low']:+.3f}, {s['ci95_high']:+.3f}]  A better in {s['a_better']}/{s['n']}  "
+                         f"Wilcoxon p {s['wilcoxon_p']:.3f}")
+    return "\n".join(lines)
