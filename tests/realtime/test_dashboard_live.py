@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PyQt6 import QtCore, QtGui
 
+from realtime.dashboard.series import task_confidence
 from realtime.dashboard.window import DashboardWindow
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
@@ -37,6 +38,7 @@ def check_panels(window: DashboardWindow, pipeline: Pipeline, received: list, se
     latest = history[-1]
     window._last_health = 0.0  # this redraw also takes a status snapshot
     window._drawn = -1
+    before = pipeline.face_worker.latest  # the face thread may analyse another frame while the redraw runs
     window.redraw()
 
     # traces: one point per prediction of the last `seconds`, each at its time, last value = newest prediction
@@ -45,7 +47,9 @@ def check_panels(window: DashboardWindow, pipeline: Pipeline, received: list, se
     assert len(x) == sum(p.time > now - window.traces.seconds for p in history)
     assert same(y[-1], latest.valence) and same(window.traces.arousal.model.getData()[1][-1], latest.arousal)
     assert same(window.traces.valence.face.getData()[1][-1], latest.face_valence)
-    assert window.traces.valence.band.isVisible() == ("valence" in latest.probabilities)
+    shown = [p for p in history if p.time > now - window.traces.seconds]  # the band covers every plotted point
+    assert window.traces.valence.band.isVisible() == any(
+        np.isfinite(p.valence) and np.isfinite(task_confidence(p, "valence")) for p in shown)
     assert window.traces.valence.badge.isVisible()  # stalignnet@untrained
     # valence-arousal plane and explanation
     assert (window.plane.current.data["x"][0], window.plane.current.data["y"][0]) == (latest.valence, latest.arousal)
@@ -61,8 +65,10 @@ def check_panels(window: DashboardWindow, pipeline: Pipeline, received: list, se
     bp = latest.band_power
     np.testing.assert_allclose(window.eeg.bands_image.image, bp / bp.sum(axis=1, keepdims=True), rtol=1e-5)
     # camera: the newest analysed frame, with its face box when it has one (the demo video moves between faces)
-    snap = pipeline.face_worker.latest
-    assert window.camera._frame_index == snap.frame_index
+    snap = next((s for s in (before, pipeline.face_worker.latest) if s.frame_index == window.camera._frame_index),
+                None)
+    assert snap is not None, f"camera shows frame {window.camera._frame_index}, the face worker's newest were " \
+                             f"{before.frame_index} (before the redraw) and {pipeline.face_worker.latest.frame_index}"
     assert window.camera.state == ("face" if snap.box is not None else "no face")
     # health: the status snapshot's figures
     s = window.status
@@ -97,6 +103,10 @@ def test_dashboard_shows_live_data_and_costs_none(qtbot, counter_sender, lsl_nam
         assert controls.record.isChecked()  # reflects the recording started with the pipeline
         window.timer.stop()
         qtbot.wait(300)  # predictions already queued reach the deque
+        # On a slow machine face rows can arrive slower than they go stale, so some predictions are honestly
+        # NaN ("not run: face unavailable"); the panels are checked against a newest prediction that ran.
+        # History is filled through a queued signal on this (GUI) thread, so it holds still during the check.
+        qtbot.waitUntil(lambda: math.isfinite(window.bridge.history[-1].valence), timeout=60_000)
         check_panels(window, pipeline, received, session)
         shot = tmp_path / "dashboard.png"
         assert window.grab().save(str(shot))
