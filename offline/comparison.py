@@ -8,7 +8,6 @@ that resamples subjects (paired), how many subjects A wins, and the Wilcoxon sig
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,10 @@ import numpy as np
 from scipy.stats import wilcoxon
 
 from offline.aggregation import bootstrap_ci
-from offline.report import CLASS_METRICS, REG_METRICS, subject_rows
+from offline.report import CLASS_METRICS, REG_METRICS, load_run, subject_rows
 
 #: Metrics where lower is better (a win is a lower value).
 LOWER_IS_BETTER = frozenset({"rmse"})
-
-
-def _test_trials(run: Path) -> dict[str, list[str]]:
-    results = [json.loads(p.read_text()) for p in sorted((run / "folds").glob("*/result.json"))]
-    if not results:
-        raise FileNotFoundError(f"{run}: no finished fold (folds/*/result.json)")
-    return {r["fold"]: sorted(r["trials"]["test"]) for r in results}
 
 
 def _paired(a: np.ndarray, b: np.ndarray, lower_is_better: bool) -> dict[str, float]:
@@ -42,38 +34,32 @@ def _paired(a: np.ndarray, b: np.ndarray, lower_is_better: bool) -> dict[str, fl
 def compare(run_a: str | Path, run_b: str | Path) -> dict[str, Any]:
     """Per target and metric, the paired per-subject comparison of ``run_a`` against ``run_b``."""
     run_a, run_b = Path(run_a), Path(run_b)
-    configs = [json.loads((r / "config.json").read_text()) if (r / "config.json").is_file() else None
-               for r in (run_a, run_b)]
-    for run, config in zip((run_a, run_b), configs, strict=True):
-        if config is None:
-            raise FileNotFoundError(f"{run}: not a run folder (no config.json)")
-    trials_a, trials_b = _test_trials(run_a), _test_trials(run_b)
-    if trials_a != trials_b:
+    (config_a, results_a), (config_b, results_b) = load_run(run_a), load_run(run_b)
+    if {f: sorted(r["trials"]["test"]) for f, r in results_a.items()} != \
+            {f: sorted(r["trials"]["test"]) for f, r in results_b.items()}:
         raise ValueError(f"{run_a} and {run_b} did not test the same trials in the same folds; a paired comparison "
                          "needs the same test subjects and trials (same dataset, protocol and finished folds)")
-    kinds_a, kinds_b = configs[0]["model"]["targets"], configs[1]["model"]["targets"]
+    kinds_a, kinds_b = config_a["model"]["targets"], config_b["model"]["targets"]
     common = [t for t in kinds_a if kinds_b.get(t) == kinds_a[t]]
     if not common:
         raise ValueError(f"{run_a} and {run_b} predict no common target ({sorted(kinds_a)} vs {sorted(kinds_b)})")
     out: dict[str, Any] = {"a": str(run_a), "b": str(run_b), "targets": {}}
     for target in common:
-        rows_a, rows_b = subject_rows(run_a, target, kinds_a[target]), subject_rows(run_b, target, kinds_a[target])
-        subjects = [r["subject"] for r in rows_a]
-        metrics = REG_METRICS if kinds_a[target] == "continuous" else CLASS_METRICS
-        out["targets"][target] = {"subjects": subjects, **{
+        kind = kinds_a[target]
+        rows_a = subject_rows(list(results_a.values()), target, kind)
+        rows_b = subject_rows(list(results_b.values()), target, kind)
+        out["targets"][target] = {"subjects": [r["subject"] for r in rows_a], "metrics": {
             m: _paired(np.array([r[m] for r in rows_a]), np.array([r[m] for r in rows_b]), m in LOWER_IS_BETTER)
-            for m in metrics}}
+            for m in (REG_METRICS if kind == "continuous" else CLASS_METRICS)}}
     return out
 
 
 def format_comparison(result: dict[str, Any]) -> str:
     """A table: metric, mean A, mean B, A - B [95 % interval], subjects A wins, Wilcoxon p."""
     lines = [f"A = {result['a']}", f"B = {result['b']}"]
-    for target, metrics in result["targets"].items():
-        lines.append(f"{target} (paired over {len(metrics['subjects'])} subjects):")
-        for m, s in metrics.items():
-            if m == "subjects":
-                continue
+    for target, paired in result["targets"].items():
+        lines.append(f"{target} (paired over {len(paired['subjects'])} subjects):")
+        for m, s in paired["metrics"].items():
             lines.append(f"  {m:<17} A {s['mean_a']:.3f}  B {s['mean_b']:.3f}  A-B {s['mean_diff']:+.3f} "
                          f"[{s['ci95_low']:+.3f}, {s['ci95_high']:+.3f}]  A better in {s['a_better']}/{s['n']}  "
                          f"Wilcoxon p {s['wilcoxon_p']:.3f}")

@@ -22,11 +22,15 @@ CLASS_METRICS = ("accuracy", "balanced_accuracy", "f1")
 REG_METRICS = ("ccc", "pcc", "rmse")
 
 
-def _load_results(run_dir: Path) -> list[dict[str, Any]]:
-    results = [json.loads(p.read_text()) for p in sorted((run_dir / "folds").glob("*/result.json"))]
+def load_run(run: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A run folder's config and its finished folds' results (by fold name, in name order)."""
+    config_path = run / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{run}: not a run folder (no config.json)")
+    results = {p.parent.name: json.loads(p.read_text()) for p in sorted((run / "folds").glob("*/result.json"))}
     if not results:
-        raise FileNotFoundError(f"{run_dir}: no finished fold (folds/*/result.json)")
-    return results
+        raise FileNotFoundError(f"{run}: no finished fold (folds/*/result.json)")
+    return json.loads(config_path.read_text()), results
 
 
 def _summarise_target(target: str, kind: str, results: list[dict[str, Any]]) -> tuple[dict, list[dict]]:
@@ -61,16 +65,16 @@ def _summarise_target(target: str, kind: str, results: list[dict[str, Any]]) -> 
     return {"kind": kind, "summary": summary, "folds": folds}, rows
 
 
-def subject_rows(run_dir: str | Path, target: str, kind: str) -> list[dict[str, Any]]:
-    """Per-subject scores of one target of a run, as in its ``subjects_<target>.csv`` (recomputed from the folds)."""
-    return _summarise_target(target, kind, _load_results(Path(run_dir)))[1]
+def subject_rows(results: list[dict[str, Any]], target: str, kind: str) -> list[dict[str, Any]]:
+    """Per-subject scores of one target from a run's fold results, as in its ``subjects_<target>.csv``."""
+    return _summarise_target(target, kind, results)[1]
 
 
 def write_report(run_dir: str | Path) -> dict[str, Any]:
     """(Re)write metrics.json, subjects_<target>.csv and plots/ from the run folder; returns the metrics."""
     run_dir = Path(run_dir)
-    config = json.loads((run_dir / "config.json").read_text())
-    results = _load_results(run_dir)
+    config, by_fold = load_run(run_dir)
+    results = list(by_fold.values())
     metrics: dict[str, Any] = {"run": config["run"], "train": config["train"], "n_folds": len(results),
                                "folds": [{"fold": r["fold"], "best_epoch": r["best_epoch"], "val_score": r["val_score"],
                                           "test_subjects": sorted({t.split("/")[0] for t in r["trials"]["test"]})}

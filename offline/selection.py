@@ -17,19 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from offline.export import BUNDLE_NAME
+from offline.report import load_run, write_report
 
 #: Fields of a run's spec that must agree between candidates (everything that decides the folds and data).
 SAME_DATA = ("dataset", "root", "protocol", "test_subjects", "dataset_options")
-
-
-def _load(run: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    config_path = run / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{run}: not a run folder (no config.json)")
-    results = {p.parent.name: json.loads(p.read_text()) for p in sorted((run / "folds").glob("*/result.json"))}
-    if not results:
-        raise FileNotFoundError(f"{run}: no finished fold (folds/*/result.json)")
-    return json.loads(config_path.read_text()), results
 
 
 def _check_same_folds(runs: list[Path], loaded: list[tuple[dict, dict]]) -> list[str]:
@@ -53,14 +44,12 @@ def _check_same_folds(runs: list[Path], loaded: list[tuple[dict, dict]]) -> list
 
 def select(runs: list[str | Path], out: str | Path) -> dict[str, Any]:
     """Write the per-fold selection of ``runs`` into ``out`` and report it; returns the metrics."""
-    from offline.report import write_report
-
     runs, out = [Path(r) for r in runs], Path(out)
     if len(runs) < 2:
         raise ValueError("selection needs at least two candidate runs")
     if out.exists():
         raise FileExistsError(f"{out} exists; choose a new folder for the selection")
-    loaded = [_load(r) for r in runs]
+    loaded = [load_run(r) for r in runs]
     folds = _check_same_folds(runs, loaded)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -10,7 +10,7 @@ import pytest
 
 from offline.__main__ import main
 from offline.comparison import compare
-from offline.report import subject_rows
+from offline.report import load_run, subject_rows
 from offline.selection import select
 from tests.offline.fixtures import write_mahnob_features
 
@@ -88,19 +88,21 @@ def test_compare_pairs_subjects_and_refuses_other_test_trials(candidates: tuple[
 
     root, runs = candidates
     result = compare(runs[1], runs[0])["targets"]["valence"]
-    rows = [{r["subject"]: r for r in subject_rows(run, "valence", "continuous")} for run in runs]
+    rows = [{r["subject"]: r for r in subject_rows(list(load_run(run)[1].values()), "valence", "continuous")}
+            for run in runs]
     assert result["subjects"] == sorted(rows[0]) == ["P02", "P03", "P05", "P06"]
+    paired = result["metrics"]
     for metric in ("ccc", "pcc", "rmse"):
         diff = np.array([rows[1][s][metric] - rows[0][s][metric] for s in result["subjects"]])
-        assert result[metric]["mean_diff"] == pytest.approx(diff.mean())
-        assert result[metric]["ci95_low"] <= diff.mean() <= result[metric]["ci95_high"]
+        assert paired[metric]["mean_diff"] == pytest.approx(diff.mean())
+        assert paired[metric]["ci95_low"] <= diff.mean() <= paired[metric]["ci95_high"]
         wins = diff < 0 if metric == "rmse" else diff > 0
-        assert result[metric]["a_better"] == int(wins.sum())
-    same = compare(runs[0], runs[0])["targets"]["valence"]["ccc"]
+        assert paired[metric]["a_better"] == int(wins.sum())
+    same = compare(runs[0], runs[0])["targets"]["valence"]["metrics"]["ccc"]
     assert (same["mean_diff"], same["a_better"], same["ties"], same["wilcoxon_p"]) == (0.0, 0, 4, 1.0)
     assert main(["compare", str(runs[1]), str(runs[0]), "--json", str(tmp_path / "c.json")]) == 0
     assert "A better in" in capsys.readouterr().out
-    assert json.loads((tmp_path / "c.json").read_text())["targets"]["valence"]["ccc"]["n"] == 4
+    assert json.loads((tmp_path / "c.json").read_text())["targets"]["valence"]["metrics"]["ccc"]["n"] == 4
     partial = _train(root, tmp_path / "partial", "--max-folds", "2")
     with pytest.raises(ValueError, match="did not test the same trials"):
         compare(runs[0], partial)
