@@ -5,8 +5,9 @@ side only) a base model is trained with offline's loop on the other subjects, no
 statistics of its training windows. The held-out subject's trials are then split in
 presentation order (MAHNOB section numbers): the first ``adapt_fraction`` adapt, the rest are
 evaluated; no evaluated trial reaches any fitting. Conditions, all scored on the same
-evaluated trials with offline's evaluation (per-step outputs restored in place, CCC / PCC /
-RMSE per trial, averaged per subject):
+evaluated trials with offline's evaluation (per-step outputs restored in place; CCC / PCC / RMSE
+under both conventions, ``*_subject`` over the subject's evaluated trials concatenated, the
+thesis's, and ``*_trial`` per trial averaged):
 - ``base``: the LOSO model as it is;
 - ``subject-norm``: normalisation statistics from the subject's adaptation trials;
 - ``finetune-head``: subject-norm, then the output layer fine-tuned on the adaptation trials'
@@ -34,14 +35,14 @@ from models import registry
 from models.transforms import fit_normalisation, normalise
 from offline import datasets
 from offline.config import paper_defaults, parse_overrides
-from offline.evaluation import evaluate, validation_score
+from offline.evaluation import REG_METRICS, evaluate, validation_score
 from offline.runner import RunSpec, adapt_model_overrides
 from offline.splits import make_folds
 from offline.training import fit, predict, resolve_device
 from offline.windowing import WindowSet, make_windows
 
 CONDITIONS = ("base", "subject-norm", "finetune-head", "finetune-last2")
-METRICS = ("ccc", "pcc", "rmse")
+METRICS = REG_METRICS
 ADAPT_HOP_SECONDS = 2.0  # adaptation windows overlap more: the subject's few trials give more windows
 
 
@@ -121,7 +122,8 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
                   "eval_trials": [trials[i].trial for i in eval_idx], "adapt_windows": len(adapt_ws),
                   "base_best_epoch": result.best_epoch, "base_val_ccc": result.best_score, "scores": scores}
         _write_json(path, record)
-        print(f"{fold.name}: " + "  ".join(f"{c} {scores[c]['ccc']:+.3f}" for c in CONDITIONS), flush=True)
+        print(f"{fold.name} ccc_subject: " + "  ".join(f"{c} {scores[c]['ccc_subject']:+.3f}" for c in CONDITIONS),
+              flush=True)
     return write_results(out)
 
 
@@ -139,18 +141,19 @@ def write_results(out: Path) -> dict[str, Any]:
     for c in CONDITIONS:
         values = {m: np.array([r["scores"][c][m] for r in records], dtype=float) for m in METRICS}
         summary[c] = {m: {"mean": float(np.nanmean(v)), "std": float(np.nanstd(v))} for m, v in values.items()}
-    gains = np.array([r["scores"]["finetune-head"]["ccc"] - r["scores"]["base"]["ccc"] for r in records])
-    summary["finetune-head_minus_base_ccc"] = {"mean": float(np.nanmean(gains)),
-                                               "subjects_improved": int((gains > 0).sum()), "subjects": len(gains)}
-    lines = ["| condition | CCC | PCC | RMSE |", "|---|---|---|---|"]
+    for metric in ("ccc_subject", "ccc_trial"):
+        gains = np.array([r["scores"]["finetune-head"][metric] - r["scores"]["base"][metric] for r in records])
+        summary[f"finetune-head_minus_base_{metric}"] = {
+            "mean": float(np.nanmean(gains)), "subjects_improved": int((gains > 0).sum()), "subjects": len(gains)}
+    lines = ["| condition | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
     for c in CONDITIONS:
         s = summary[c]
         lines.append(f"| {c} | " + " | ".join(f"{s[m]['mean']:.3f} ± {s[m]['std']:.3f}" for m in METRICS) + " |")
-    lines += ["", "| subject | eval trials | " + " | ".join(f"{c} CCC" for c in CONDITIONS) + " |",
+    lines += ["", "| subject | eval trials | " + " | ".join(f"{c} ccc_subject" for c in CONDITIONS) + " |",
               "|---|---|" + "---|" * len(CONDITIONS)]
     for r in records:
         lines.append(f"| {r['subject']} | {len(r['eval_trials'])} | "
-                     + " | ".join(f"{r['scores'][c]['ccc']:+.3f}" for c in CONDITIONS) + " |")
+                     + " | ".join(f"{r['scores'][c]['ccc_subject']:+.3f}" for c in CONDITIONS) + " |")
     (out / "table.md").write_text("\n".join(lines) + "\n")
     results = {"subjects": len(records), "summary": summary}
     _write_json(out / "results.json", results)

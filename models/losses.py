@@ -2,6 +2,8 @@
 
 CCC = 2 cov(x, y) / (var x + var y + (mean x - mean y)^2), with population (biased) moments;
 the loss is 1 - CCC computed per sequence (the last axis) and averaged, as in the thesis.
+Moment sums let a report score several sequences concatenated (the thesis's per-subject
+convention) from per-trial records, without keeping the traces.
 """
 
 from __future__ import annotations
@@ -48,3 +50,24 @@ def ccc_np(pred: np.ndarray, target: np.ndarray) -> float:
 def regression_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
     """{"rmse", "pcc", "ccc"} of one sequence (or of all values pooled)."""
     return {"rmse": rmse_np(pred, target), "pcc": pcc_np(pred, target), "ccc": ccc_np(pred, target)}
+
+
+def moment_sums(pred: np.ndarray, target: np.ndarray) -> list[float]:
+    """[n, sum p, sum t, sum p^2, sum t^2, sum p t] of one sequence: enough to score sequences concatenated later."""
+    p, t = np.ravel(pred).astype(np.float64), np.ravel(target).astype(np.float64)
+    return [float(p.size), float(p.sum()), float(t.sum()), float(p @ p), float(t @ t), float(p @ t)]
+
+
+def metrics_from_sums(sums: list[list[float]]) -> dict[str, float]:
+    """{"rmse", "pcc", "ccc"} of the concatenation of the sequences whose ``moment_sums`` are given.
+
+    Equal to ``regression_metrics`` of the concatenated values (population moments), without the values.
+    """
+    n, sp, st, spp, stt, spt = np.sum(np.asarray(sums, dtype=np.float64).reshape(-1, 6), axis=0)
+    if n <= 0:
+        return {"rmse": float("nan"), "pcc": float("nan"), "ccc": float("nan")}
+    mp, mt = sp / n, st / n
+    vp, vt, cov = max(spp / n - mp * mp, 0.0), max(stt / n - mt * mt, 0.0), spt / n - mp * mt
+    rmse = float(np.sqrt(max((spp - 2 * spt + stt) / n, 0.0)))
+    pcc = float(cov / np.sqrt(vp * vt)) if vp > 0 and vt > 0 else float("nan")
+    return {"rmse": rmse, "pcc": pcc, "ccc": float(2 * cov / (vp + vt + (mp - mt) ** 2 + _EPS))}

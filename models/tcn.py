@@ -140,8 +140,12 @@ class TCNRegressor(SequenceModel):
         self.tcn = TCN(spec.feature_dim, list(channels), kernel_size, dropout)
         self.head = nn.Linear(self.tcn.out_dim, len(self.targets))
 
+    def encode(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The TCN's per-step features (B, T, channels[-1]): what cross-modal distillation matches."""
+        return self.tcn(inputs[self.modality])
+
     def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return step_outputs(torch.tanh(self.head(self.tcn(inputs[self.modality]))), self.targets)
+        return step_outputs(torch.tanh(self.head(self.encode(inputs))), self.targets)
 
 
 register(

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from offline.config import parse_model_overrides, parse_overrides
+from offline.evaluation import REG_METRICS
 from offline.splits import PROTOCOLS
 
 
@@ -36,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--no-final", action="store_true", help="skip training the final deployable model")
     t.add_argument("--face-cache", default="", help="folder caching face-video embeddings (default OUT/face_cache)")
     t.add_argument("--max-folds", type=int, default=0, help="run only the first N folds (a documented subset)")
+    t.add_argument("--distill-from", default="", metavar="RUN",
+                   help="cross-modal distillation: the finished run (e.g. a tcn-face run on the same data and "
+                        "protocol) whose fold models teach this one; needs --set distill_weight=W (thesis ~0.4)")
     t.add_argument("--workers", type=int, default=1,
                    help="train folds in N processes at once (each with num_threads threads, default cores / N)")
     r = sub.add_parser("report", help="(re)write metrics.json, CSVs and plots of a run folder")
@@ -49,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("run_a")
     c.add_argument("run_b")
     c.add_argument("--json", default=None, help="also write the comparison to this JSON file")
+    c.add_argument("--metric", action="append", default=[], metavar="NAME",
+                   help="pair on this metric only (repeatable), e.g. ccc_subject (the thesis's: a subject's trials "
+                        "concatenated) or ccc_trial (per trial, averaged per subject); default: all")
     d = sub.add_parser("deploy", help="copy a run's model bundle atomically into the live app's model folder")
     d.add_argument("run")
     d.add_argument("--to", required=True, help="target folder (the live app's --model DIR / hot-swap folder)")
@@ -60,10 +67,11 @@ def _headline(metrics: dict) -> str:
     lines = []
     for target, m in metrics["targets"].items():
         s = m["summary"]["per_subject"]
-        keys = ("ccc", "pcc", "rmse") if m["kind"] == "continuous" else ("accuracy", "balanced_accuracy", "f1")
-        parts = [f"{k} {s[k]['mean']:.3f} +/- {s[k]['std']:.3f} [{s[k]['ci95_low']:.3f}, {s[k]['ci95_high']:.3f}]"
+        keys = REG_METRICS if m["kind"] == "continuous" else ("accuracy", "balanced_accuracy", "f1")
+        parts = [f"  {k:<17} {s[k]['mean']:.3f} +/- {s[k]['std']:.3f} [{s[k]['ci95_low']:.3f}, {s[k]['ci95_high']:.3f}]"
                  for k in keys]
-        lines.append(f"{target} (per subject, n={s[keys[0]]['n']}): " + "; ".join(parts))
+        lines.append(f"{target}: mean +/- std over subjects [bootstrap 95 % interval], n={s[keys[0]]['n']}")
+        lines.extend(parts)
     return "\n".join(lines)
 
 
@@ -84,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             options["sessions"] = [str(Path(s).resolve()) for s in args.sessions]
         spec = RunSpec(args.dataset, args.root, args.model, args.protocol, args.out, list(args.test_subjects),
                        parse_model_overrides(args.model_set), overrides, options, not args.no_final, args.max_folds,
-                       args.face_cache, max(1, args.workers))
+                       args.face_cache, max(1, args.workers), args.distill_from)
         metrics = Run(spec).execute()
         print(_headline(metrics))
         print(f"report: {Path(args.out) / 'metrics.json'}")
@@ -102,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "compare":
         from offline.comparison import compare, format_comparison
 
-        result = compare(args.run_a, args.run_b)
+        result = compare(args.run_a, args.run_b, args.metric)
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=1))
         print(format_comparison(result))

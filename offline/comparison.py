@@ -15,10 +15,11 @@ import numpy as np
 from scipy.stats import wilcoxon
 
 from offline.aggregation import bootstrap_ci
-from offline.report import CLASS_METRICS, REG_METRICS, load_run, subject_rows
+from offline.evaluation import REG_METRICS
+from offline.report import CLASS_METRICS, load_run, subject_rows
 
 #: Metrics where lower is better (a win is a lower value).
-LOWER_IS_BETTER = frozenset({"rmse"})
+LOWER_IS_BETTER = frozenset({"rmse_subject", "rmse_trial"})
 
 
 def _paired(a: np.ndarray, b: np.ndarray, lower_is_better: bool) -> dict[str, float]:
@@ -31,8 +32,11 @@ def _paired(a: np.ndarray, b: np.ndarray, lower_is_better: bool) -> dict[str, fl
             "n": int(diff.size), "wilcoxon_p": p}
 
 
-def compare(run_a: str | Path, run_b: str | Path) -> dict[str, Any]:
-    """Per target and metric, the paired per-subject comparison of ``run_a`` against ``run_b``."""
+def compare(run_a: str | Path, run_b: str | Path, metrics: list[str] | None = None) -> dict[str, Any]:
+    """Per target and metric, the paired per-subject comparison of ``run_a`` against ``run_b``.
+
+    ``metrics`` limits it to some (e.g. ``["ccc_subject"]``); by default every metric of the target's kind,
+    continuous ones under both conventions."""
     run_a, run_b = Path(run_a), Path(run_b)
     (config_a, results_a), (config_b, results_b) = load_run(run_a), load_run(run_b)
     if {f: sorted(r["trials"]["test"]) for f, r in results_a.items()} != \
@@ -48,9 +52,13 @@ def compare(run_a: str | Path, run_b: str | Path) -> dict[str, Any]:
         kind = kinds_a[target]
         rows_a = subject_rows(list(results_a.values()), target, kind)
         rows_b = subject_rows(list(results_b.values()), target, kind)
+        known = REG_METRICS if kind == "continuous" else CLASS_METRICS
+        unknown = sorted(set(metrics or ()) - set(known))
+        if unknown:
+            raise ValueError(f"{target}: no metric {', '.join(unknown)}; known: {', '.join(known)}")
         out["targets"][target] = {"subjects": [r["subject"] for r in rows_a], "metrics": {
             m: _paired(np.array([r[m] for r in rows_a]), np.array([r[m] for r in rows_b]), m in LOWER_IS_BETTER)
-            for m in (REG_METRICS if kind == "continuous" else CLASS_METRICS)}}
+            for m in known if not metrics or m in metrics}}
     return out
 
 

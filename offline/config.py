@@ -48,6 +48,8 @@ class TrainConfig:
     amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
     num_threads: int = 0  # torch CPU threads; 0 = torch's default
     pretrain_epochs: int = 0  # LFAN: train each branch alone first, up to this many epochs (0 = off)
+    distill_weight: float = 0.0  # with --distill-from: w of w * L1(student, teacher TCN features) (thesis ~0.4)
+    val_metric: str = "ccc_trial"  # continuous early stopping: ccc_trial | ccc_subject (offline.evaluation)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -2,7 +2,11 @@
 
 Classification: a window's class is its arg-max; a trial's is the arg-max of its windows' mean
 probability (no threshold is tuned anywhere). Continuous: window outputs are restored in place
-and averaged per step (the thesis's way), then RMSE / PCC / CCC per trial, averaged per subject.
+and averaged per step (the thesis's way), then two conventions, always named apart:
+- ``*_trial``: RMSE / PCC / CCC per trial, averaged over a subject's trials (Soleymani et al.'s way);
+- ``*_subject``: one RMSE / PCC / CCC over a subject's trials concatenated in time (the thesis's
+  per-partition way, about twice the per-trial CCC on MAHNOB, as between-trial level differences count).
+Each trial record keeps its moment sums, so reports can concatenate trials across folds (k-fold).
 """
 
 from __future__ import annotations
@@ -12,10 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from models.losses import regression_metrics
+from models.losses import metrics_from_sums, moment_sums, regression_metrics
 from offline.aggregation import accuracy, balanced_accuracy, confusion, macro_f1, restore_steps
 from offline.trials import Trial
 from offline.windowing import WindowSet, is_classification
+
+#: Continuous metrics under both conventions (see the module docstring); the thesis's first.
+REG_METRICS = ("ccc_subject", "ccc_trial", "pcc_subject", "pcc_trial", "rmse_subject", "rmse_trial")
+
+
+def continuous_scores(trial_rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Both conventions over the trial records of one subject (each with rmse, pcc, ccc and moment sums)."""
+    concatenated = metrics_from_sums([r["sums"] for r in trial_rows])
+    out = {f"{m}_trial": float(np.nanmean([r[m] for r in trial_rows])) for m in ("rmse", "pcc", "ccc")}
+    return out | {f"{m}_subject": concatenated[m] for m in ("rmse", "pcc", "ccc")} | {"n": len(trial_rows)}
 
 
 def classification_scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, float]:
@@ -66,21 +80,23 @@ def evaluate(trials: list[Trial], ws: WindowSet, predictions: dict[str, np.ndarr
             windows = {}
             for index, (p, t) in traces.items():
                 per_trial.append({"subject": trials[index].subject, "trial": trials[index].trial,
-                                  "steps": int(p.size), **regression_metrics(p, t)})
-            pooled = {k: float(np.nanmean([r[k] for r in per_trial])) for k in ("rmse", "pcc", "ccc")}
+                                  "steps": int(p.size), **regression_metrics(p, t), "sums": moment_sums(p, t)})
             by_subject = defaultdict(list)
             for r in per_trial:
                 by_subject[r["subject"]].append(r)
-            subjects = {s: {k: float(np.nanmean([r[k] for r in rs])) for k in ("rmse", "pcc", "ccc")} | {"n": len(rs)}
-                        for s, rs in by_subject.items()}
+            subjects = {s: continuous_scores(rs) for s, rs in by_subject.items()}
+            pooled = {m: float(np.nanmean([v[m] for v in subjects.values()])) for m in REG_METRICS}
         result["targets"][target] = {"kind": kind, "windows": windows, "trials": per_trial, "pooled": pooled,
                                      "subjects": subjects}
     return result
 
 
-def validation_score(trials: list[Trial], targets: dict[str, str]):
-    """The early-stopping score on validation windows: mean per-trial CCC (continuous), minus mean
-    cross-entropy of the windows (classification); averaged over targets, higher is better."""
+def validation_score(trials: list[Trial], targets: dict[str, str], metric: str = "ccc_trial"):
+    """The early-stopping score on validation windows, higher is better, averaged over targets: for continuous
+    targets ``metric``, ``ccc_trial`` (mean per-trial CCC) or ``ccc_subject`` (mean over validation subjects of
+    the CCC of their trials concatenated); for classification minus the windows' mean cross-entropy."""
+    if metric not in ("ccc_trial", "ccc_subject"):
+        raise ValueError(f"validation metric must be ccc_trial or ccc_subject, got {metric!r}")
 
     def score_for(ws: WindowSet):
         def score(predictions: dict[str, np.ndarray]) -> float:
@@ -90,10 +106,15 @@ def validation_score(trials: list[Trial], targets: dict[str, str]):
                 if is_classification(kind):
                     p = pred[np.arange(len(pred)), ws.targets[target]]
                     values.append(float(np.mean(np.log(np.clip(p, 1e-7, 1.0)))))
+                    continue
+                traces = restored_traces(trials, ws, pred, target)
+                if metric == "ccc_trial":
+                    values.append(float(np.nanmean([regression_metrics(p, t)["ccc"] for p, t in traces.values()])))
                 else:
-                    scores = [regression_metrics(p, t)["ccc"] for p, t in
-                              restored_traces(trials, ws, pred, target).values()]
-                    values.append(float(np.nanmean(scores)))
+                    by_subject = defaultdict(list)
+                    for index, (p, t) in traces.items():
+                        by_subject[trials[index].subject].append(moment_sums(p, t))
+                    values.append(float(np.nanmean([metrics_from_sums(s)["ccc"] for s in by_subject.values()])))
             return float(np.mean(values))
 
         return score

@@ -1,8 +1,10 @@
 """A run's report from its folder: ``metrics.json`` (per fold and summary), a CSV per subject, plots.
 
 Summaries count subjects as the independent units: mean +/- std over subjects with a bootstrap
-95 % interval; for classification also the pooled trial-level scores with the binomial 95 %
-interval a chance classifier would reach on as many trials. Plots use matplotlib's Agg backend.
+95 % interval, for continuous targets under both CCC conventions (``ccc_subject``: a subject's
+trials concatenated, the thesis's; ``ccc_trial``: per trial, then averaged per subject); for
+classification also the pooled trial-level scores with the binomial 95 % interval a chance
+classifier would reach on as many trials. Plots use matplotlib's Agg backend.
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from typing import Any
 import numpy as np
 
 from offline.aggregation import chance_interval, confusion, restore_steps, summarise
-from offline.evaluation import classification_scores
+from offline.evaluation import REG_METRICS, classification_scores, continuous_scores
 
 CLASS_METRICS = ("accuracy", "balanced_accuracy", "f1")
-REG_METRICS = ("ccc", "pcc", "rmse")
 
 
 def load_run(run: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -40,10 +41,15 @@ def _summarise_target(target: str, kind: str, results: list[dict[str, Any]]) -> 
         by_subject[r["subject"]].append(r)
     folds = {res["fold"]: res["scores"]["targets"][target]["pooled"] for res in results}
     if kind == "continuous":
-        rows = [{"subject": s, "trials": len(rs), **{m: float(np.nanmean([r[m] for r in rs])) for m in REG_METRICS}}
-                for s, rs in sorted(by_subject.items())]
+        if any("sums" not in r for r in trials):
+            raise ValueError("fold results without per-trial moment sums (written before both CCC conventions were "
+                             "reported); retrain the run to report ccc_subject")
+        rows = []
+        for s, rs in sorted(by_subject.items()):
+            scores = continuous_scores(rs)
+            rows.append({"subject": s, "trials": scores.pop("n"), **{m: scores[m] for m in REG_METRICS}})
         summary = {"per_subject": {m: summarise([row[m] for row in rows]) for m in REG_METRICS},
-                   "per_trial": {m: summarise([r[m] for r in trials]) for m in REG_METRICS}}
+                   "all_trials": {f"{m}_trial": summarise([r[m] for r in trials]) for m in ("ccc", "pcc", "rmse")}}
     else:
         n_classes = len(trials[0]["prob"])
         rows = []
@@ -104,7 +110,7 @@ def _plots(run_dir: Path, target: str, kind: str, rows: list[dict], metrics: dic
 
     folder = run_dir / "plots"
     folder.mkdir(exist_ok=True)
-    metric = "ccc" if kind == "continuous" else "balanced_accuracy"
+    metric = "ccc_subject" if kind == "continuous" else "balanced_accuracy"
     fig, ax = plt.subplots(figsize=(max(4, 0.4 * len(rows) + 2), 3))
     ax.bar([r["subject"] for r in rows], [r[metric] for r in rows])
     ax.set_ylabel(metric)

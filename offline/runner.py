@@ -51,6 +51,7 @@ class RunSpec:
     max_folds: int = 0  # 0 = every fold; otherwise the first N (a documented subset)
     face_cache: str = ""  # where face-video embeddings are cached; default <out>/face_cache
     workers: int = 1  # folds trained in parallel processes (results do not depend on it)
+    distill_from: str = ""  # a finished run whose fold models teach this one (offline.distillation)
 
 
 def adapt_model_overrides(spec: RunSpec, trials: list[Trial]) -> dict[str, Any]:
@@ -111,6 +112,30 @@ class Run:
                                 k=self.cfg.k, val_fraction=self.cfg.val_fraction, seed=self.cfg.seed)
         if spec.max_folds:
             self.folds = self.folds[: spec.max_folds]
+        self.teacher = self._teacher() if spec.distill_from else None
+        self._teacher_windows: WindowSet | None = None
+
+    def _teacher(self):
+        from offline.distillation import Teacher
+
+        if self.cfg.distill_weight <= 0:
+            raise ValueError("--distill-from needs --set distill_weight=W > 0 (the thesis uses about 0.4)")
+        sides = {fold.name: {side: [self.trials[i].key for i in getattr(fold, side)]
+                             for side in ("train", "val", "test")} for fold in self.folds}
+        return Teacher(self.spec.distill_from, asdict(self.spec), sides)
+
+    def _distillation(self, fold: Fold, train: WindowSet, windows: WindowSet) -> tuple[WindowSet, Any, dict]:
+        """The training windows with the fold's teacher features, the loss term, and what to record."""
+        from offline.distillation import feature_loss, with_teacher
+
+        assert self.teacher is not None
+        if self._teacher_windows is None:
+            self._teacher_windows = self.teacher.windows(self.trials, self.cfg.hop_seconds, windows)
+        rows = np.isin(self._teacher_windows.trial, fold.train)
+        features, model_id = self.teacher.features(fold.name, self._teacher_windows.subset(rows), self.device)
+        record = {"teacher_run": str(self.teacher.run), "teacher_model": model_id,
+                  "teacher_bundle": str(self.teacher.bundle_path(fold.name)), "weight": self.cfg.distill_weight}
+        return with_teacher(train, features), feature_loss(self.cfg.distill_weight), record
 
     def _with_inputs(self, trials: list[Trial]) -> list[Trial]:
         """Turn face videos into embeddings where the model needs them; leave out trials lacking a required input."""
@@ -171,12 +196,15 @@ class Run:
         train, val = _normalise_set(train, stats), _normalise_set(val, stats)
         model = registry.build(self.spec.model, **self.model_overrides)
         cfg = self.cfg if seed == self.cfg.seed else TrainConfig(**{**self.cfg.to_json(), "seed": seed})
-        score = validation_score(self.trials, self.targets)(val)
+        score = validation_score(self.trials, self.targets, cfg.val_metric)(val)
         pretrain = self._pretrain_branches(model, train, val, score, cfg, folder, fold.name) if cfg.pretrain_epochs \
             else {}
+        extra, distillation = None, {}
+        if self.teacher is not None:
+            train, extra, distillation = self._distillation(fold, train, windows)
         result = fit(model, train, val, score, cfg, self.device, folder / "state", desc=fold.name,
-                     n_classes=self.n_classes, score_start=bool(cfg.pretrain_epochs))
-        result.pretrain = pretrain
+                     n_classes=self.n_classes, score_start=bool(cfg.pretrain_epochs), extra_loss=extra)
+        result.pretrain, result.distillation = pretrain, distillation
         return model, stats, result
 
     def _pretrain_branches(self, model, train: WindowSet, val: WindowSet, score, cfg: TrainConfig, folder: Path,
@@ -207,12 +235,14 @@ class Run:
                             **{f"true_{t}": v for t, v in test.targets.items()})
         provenance = {"dataset": self.spec.dataset, "protocol": self.spec.protocol, "fold": fold.name,
                       "test_subjects": sorted({self.trials[i].subject for i in fold.test}),
-                      "best_epoch": result.best_epoch, "val_score": result.best_score}
+                      "best_epoch": result.best_epoch, "val_score": result.best_score,
+                      "distillation": result.distillation}
         save_model(folder / "model", model, stats, provenance)
         _write_json(folder / "result.json", {
             "fold": fold.name, "subject": fold.subject, "best_epoch": result.best_epoch,
             "val_score": result.best_score, "history": result.history,
             "train_windows_per_second": result.windows_per_second, "pretrain": result.pretrain,
+            "distillation": result.distillation,
             "trials": {side: [self.trials[i].key for i in getattr(fold, side)] for side in ("train", "val", "test")},
             "normalisation_fitted_on": "train", "scores": scores,
         })

@@ -25,6 +25,8 @@ from offline.train_state import load_state, save_state
 from offline.windowing import WindowSet, is_classification
 
 Score = Callable[[dict[str, np.ndarray]], float]
+#: An extra training loss term from the model, its inputs and the batch's targets (e.g. distillation).
+ExtraLoss = Callable[[EmotionModel, dict[str, torch.Tensor], dict[str, torch.Tensor]], torch.Tensor]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -126,16 +128,18 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
     windows_per_second: float = float("nan")
     pretrain: dict[str, dict[str, float]] = field(default_factory=dict)  # per branch: best_epoch, best_score
+    distillation: dict[str, object] = field(default_factory=dict)  # teacher run, model id, weight
 
 
 def fit(model: EmotionModel, train: WindowSet, val: WindowSet, score: Score, cfg: TrainConfig, device: torch.device,
         state_dir: Path | None = None, desc: str = "train", n_classes: dict[str, int] | None = None,
-        score_start: bool = False) -> FitResult:
+        score_start: bool = False, extra_loss: ExtraLoss | None = None) -> FitResult:
     """Train, keep the weights of the epoch with the best validation score, and load them into ``model``.
 
     With ``state_dir`` the state is saved after every epoch and a previous run's state resumed.
     With ``score_start`` the starting weights (e.g. from pretraining) are a candidate too, scored on
     validation before the first epoch; ``best_epoch`` -1 then means no epoch beat them.
+    ``extra_loss`` is added to the targets' loss on every training batch (validation scores ignore it).
     """
     targets = model.spec().targets
     weights = class_weights(train, targets, n_classes or {t: 2 for t in targets})
@@ -167,6 +171,9 @@ def fit(model: EmotionModel, train: WindowSet, val: WindowSet, score: Score, cfg
             with _autocast(device, cfg.amp):
                 out = model(x)
             loss = compute_loss(out, y, targets, cfg, weights)
+            if extra_loss is not None:
+                with _autocast(device, cfg.amp):
+                    loss = loss + extra_loss(model, x, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.clip_grad > 0:

@@ -92,17 +92,21 @@ def test_compare_pairs_subjects_and_refuses_other_test_trials(candidates: tuple[
             for run in runs]
     assert result["subjects"] == sorted(rows[0]) == ["P02", "P03", "P05", "P06"]
     paired = result["metrics"]
-    for metric in ("ccc", "pcc", "rmse"):
+    assert set(paired) == {"ccc_subject", "ccc_trial", "pcc_subject", "pcc_trial", "rmse_subject", "rmse_trial"}
+    for metric in paired:
         diff = np.array([rows[1][s][metric] - rows[0][s][metric] for s in result["subjects"]])
         assert paired[metric]["mean_diff"] == pytest.approx(diff.mean())
         assert paired[metric]["ci95_low"] <= diff.mean() <= paired[metric]["ci95_high"]
-        wins = diff < 0 if metric == "rmse" else diff > 0
+        wins = diff < 0 if metric.startswith("rmse") else diff > 0
         assert paired[metric]["a_better"] == int(wins.sum())
-    same = compare(runs[0], runs[0])["targets"]["valence"]["metrics"]["ccc"]
+    same = compare(runs[0], runs[0])["targets"]["valence"]["metrics"]["ccc_subject"]
     assert (same["mean_diff"], same["a_better"], same["ties"], same["wilcoxon_p"]) == (0.0, 0, 4, 1.0)
-    assert main(["compare", str(runs[1]), str(runs[0]), "--json", str(tmp_path / "c.json")]) == 0
+    assert main(["compare", str(runs[1]), str(runs[0]), "--json", str(tmp_path / "c.json"),
+                 "--metric", "ccc_subject"]) == 0
     assert "A better in" in capsys.readouterr().out
-    assert json.loads((tmp_path / "c.json").read_text())["targets"]["valence"]["metrics"]["ccc"]["n"] == 4
+    assert list(json.loads((tmp_path / "c.json").read_text())["targets"]["valence"]["metrics"]) == ["ccc_subject"]
+    with pytest.raises(ValueError, match="no metric ccc"):
+        compare(runs[0], runs[1], ["ccc"])
     partial = _train(root, tmp_path / "partial", "--max-folds", "2")
     with pytest.raises(ValueError, match="did not test the same trials"):
         compare(runs[0], partial)
