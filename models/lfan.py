@@ -78,6 +78,7 @@ class LFAN(SequenceModel):
         residual: bool = True,
         follower_dropout: float = 0.0,
         targets: list[str] | None = None,
+        gap_dropout: float = 0.0,
     ) -> None:
         if not 0.0 <= follower_dropout < 1.0:
             raise ValueError(f"follower_dropout must be in [0, 1), got {follower_dropout}")
@@ -86,9 +87,9 @@ class LFAN(SequenceModel):
         ordered = {leader: branches[leader], **{m: b for m, b in branches.items() if m != leader}}
         super().__init__(ordered, eeg_channels or list(DEAP_CHANNELS), steps, step_rate, targets)
         self.modalities = list(self.inputs)
+        self.gaps = self.gap_inputs(gap_dropout)
         self.tcns = nn.ModuleDict({
-            m: TCN(self.inputs[m].feature_dim, list(ordered[m]["channels"]), kernel_size, dropout)
-            for m in self.modalities
+            m: TCN(self.in_dim(m), list(ordered[m]["channels"]), kernel_size, dropout) for m in self.modalities
         })
         dims = [self.tcns[m].out_dim for m in self.modalities]
         self.fusion = LeaderFollowerFusion(dims, d_k, residual)
@@ -103,8 +104,17 @@ class LFAN(SequenceModel):
                 for x in encodings[1:]]
         return [encodings[0], *(x * k for x, k in zip(encodings[1:], keep, strict=True))]
 
+    def branch(self, modality: str, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One modality's TCN features (B, T, D); a gap-aware input first gets its presence channel."""
+        x = inputs[modality]
+        return self.tcns[modality](self.gaps[modality](x) if modality in self.gaps else x)
+
+    def encode(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The leader's TCN features (B, T, D): what an EEG student matches when this LFAN is its teacher."""
+        return self.branch(self.modalities[0], inputs)
+
     def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        encodings = self._drop_followers([self.tcns[m](inputs[m]) for m in self.modalities])
+        encodings = self._drop_followers([self.branch(m, inputs) for m in self.modalities])
         fused, weights = self.fusion(encodings)
         out = step_outputs(torch.tanh(self.head(fused)), self.targets)
         out["modality_weights"] = weights
@@ -133,13 +143,14 @@ class BranchRegressor(EmotionModel):
         super().__init__()
         self.modality, self.targets, self._spec = modality, lfan.targets, lfan.spec()
         self.tcn = lfan.tcns[modality]
+        self.gap = lfan.gaps[modality] if modality in lfan.gaps else nn.Identity()
         self.head = nn.Linear(self.tcn.out_dim, len(self.targets))
 
     def spec(self) -> ModelSpec:
         return replace(self._spec, inputs={self.modality: self._spec.inputs[self.modality]})
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return step_outputs(torch.tanh(self.head(self.tcn(inputs[self.modality]))), self.targets)
+        return step_outputs(torch.tanh(self.head(self.tcn(self.gap(inputs[self.modality])))), self.targets)
 
 
 register(

@@ -10,7 +10,8 @@ the same function offline training uses.
 Outputs: binary logits -> probability of "high" p -> value 2p - 1, confidence = max(p, 1 - p)
 averaged over targets; multiclass logits (e.g. SEED-V's five emotions) -> class probabilities;
 per-step continuous outputs -> the last step (the causal window ends now). A missing, stale or
-too sparse modality raises MissingModality; no zeros are invented.
+too sparse modality raises MissingModality; no zeros are invented. A gap-aware input (not
+required, ``models.gaps``) that is missing gets NaN rows, which the model itself reads as missing.
 
 Untrained registered networks with an ``eeg_channels`` config adopt the live EEG stream's
 channels in ``check_streams`` when the default list is not all there (e.g. BrainFlow's
@@ -32,7 +33,7 @@ from models.channels import MissingChannels, channel_map
 from models.contracts import ModelOutput, Window
 from models.live import IncompatibleStreams, Predictor
 from models.spec import ModelSpec
-from models.transforms import MissingModality, check_live, compute_features, get_transform, normalise
+from models.transforms import MissingModality, check_live, compute_features, get_transform, n_steps, normalise
 
 
 def resolve_device(device: str) -> str:
@@ -111,11 +112,14 @@ class NetworkPredictor(Predictor):
         batch: dict[str, torch.Tensor] = {}
         for modality, inp in self.spec.inputs.items():
             mw = window.get(modality)
-            if mw is None or mw.n_samples == 0:
+            if (mw is None or mw.n_samples == 0) and not inp.required:  # a gap-aware input: every step missing
+                x = np.full((n_steps(inp), inp.feature_dim), np.nan, dtype=np.float32)
+            elif mw is None or mw.n_samples == 0:
                 raise MissingModality(f"{modality}: no data in this window; model {self.model_id} "
                                       f"{self.spec.fallback}")
-            x = normalise(compute_features(inp, mw, t_end, self.interpolate_channels),
-                          self.normalisation.get(modality))
+            else:
+                x = normalise(compute_features(inp, mw, t_end, self.interpolate_channels),
+                              self.normalisation.get(modality))
             batch[modality] = torch.from_numpy(x).unsqueeze(0).to(self.device)
         with torch.inference_mode():
             out = self.model(batch)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from models.base import EmotionModel
 from models.channels import DEAP_CHANNELS
 from models.face_backbones import FER_EMBEDDING_DIM
+from models.gaps import GapInput
 from models.registry import register
 from models.spec import InputSpec, ModelSpec
 from models.transforms import sequence_inputs
@@ -30,6 +31,8 @@ from models.transforms import sequence_inputs
 #: Below this many input values per sample PyTorch's CPU convolution avoids oneDNN (see CausalConv.forward).
 _SMALL_INPUT = 20480
 FALLBACK = "needs every input modality: a missing, stale or too short window raises MissingModality (no prediction)"
+GAP_FALLBACK = ("{gaps}: missing steps (or a missing stream) are marked missing and read by the model, trained with "
+                "bursts of them; every other modality is needed (a missing one raises MissingModality)")
 
 
 class CausalConv(nn.Module):
@@ -114,9 +117,18 @@ class SequenceModel(EmotionModel):
         self.targets = list(targets or ["valence"])
         self.inputs: dict[str, InputSpec] = sequence_inputs(branches, steps, step_rate, eeg_channels)
 
+    def gap_inputs(self, dropout: float) -> nn.ModuleDict:
+        """A ``GapInput`` per gap-aware modality (``"gaps": true`` in its branch)."""
+        return nn.ModuleDict({m: GapInput(dropout) for m, i in self.inputs.items() if i.params.get("gaps")})
+
+    def in_dim(self, modality: str) -> int:
+        """The width a branch's network reads: the features, plus the presence channel of a gap-aware input."""
+        return self.inputs[modality].feature_dim + int(bool(self.inputs[modality].params.get("gaps")))
+
     def spec(self) -> ModelSpec:
+        gaps = [m for m, i in self.inputs.items() if i.params.get("gaps")]
         return ModelSpec(self.architecture, self.config, {t: "continuous" for t in self.targets}, self.inputs,
-                         FALLBACK)
+                         GAP_FALLBACK.format(gaps=", ".join(gaps)) if gaps else FALLBACK)
 
 
 class TCNRegressor(SequenceModel):
@@ -132,17 +144,20 @@ class TCNRegressor(SequenceModel):
         kernel_size: int = 5,
         dropout: float = 0.1,
         targets: list[str] | None = None,
+        gap_dropout: float = 0.0,
     ) -> None:
         super().__init__(branches, eeg_channels or list(DEAP_CHANNELS), steps, step_rate, targets)
         if len(self.inputs) != 1:
             raise ValueError(f"a TCN regressor reads one modality, got {', '.join(self.inputs)}")
-        (self.modality, spec), = self.inputs.items()
-        self.tcn = TCN(spec.feature_dim, list(channels), kernel_size, dropout)
+        self.modality = next(iter(self.inputs))
+        self.gaps = self.gap_inputs(gap_dropout)
+        self.tcn = TCN(self.in_dim(self.modality), list(channels), kernel_size, dropout)
         self.head = nn.Linear(self.tcn.out_dim, len(self.targets))
 
     def encode(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """The TCN's per-step features (B, T, channels[-1]): what cross-modal distillation matches."""
-        return self.tcn(inputs[self.modality])
+        x = inputs[self.modality]
+        return self.tcn(self.gaps[self.modality](x) if self.modality in self.gaps else x)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return step_outputs(torch.tanh(self.head(self.encode(inputs))), self.targets)

@@ -98,6 +98,8 @@ def _stepped_lookback(spec: InputSpec) -> float:
 def _frames(data: np.ndarray, ts: np.ndarray, rate: float, spec: InputSpec, t_end: float) -> np.ndarray:
     p = spec.params
     values, valid = hold_last(data, ts, time_grid(t_end, n_steps(spec), spec.rate), p["max_gap_seconds"])
+    if p.get("gaps"):  # the model reads missing steps itself: NaN rows, never filled
+        return np.where(valid[:, None], values, np.nan)
     missing = 1.0 - valid.mean()
     if missing > p["max_missing_fraction"]:
         newest = f"newest frame {t_end - ts[-1]:.1f} s old" if ts.size else "no frame at all"
@@ -175,7 +177,9 @@ def compute_features(
         raise MissingModality(f"{spec.modality}: stale, newest sample {t_end - window.timestamps[-1]:.2f} s old")
     data = np.asarray(window.data, dtype=np.float64)
     bad = ~np.isfinite(data).all(axis=0)
-    if bad.any():
+    if spec.params.get("gaps"):  # a row with a non-finite value is a missing step (NaN row) for a gap-aware model
+        data = np.where(np.isfinite(data).all(axis=1)[:, None], data, np.nan)
+    elif bad.any():
         names = [window.channels[i] if window.channels else str(i) for i in np.flatnonzero(bad)]
         raise ValueError(f"{spec.modality}: NaN or infinite samples in channels {', '.join(names)}")
     if transform.uses_channels:
@@ -202,9 +206,9 @@ def check_live(spec: ModelSpec, model_id: str) -> None:
 
 
 def _spec(modality: str, transform: str, window_seconds: float, rate: float, channels: Sequence[str] = (),
-          params: dict[str, Any] | None = None, feature_dim: int = 0) -> InputSpec:
+          params: dict[str, Any] | None = None, feature_dim: int = 0, required: bool = True) -> InputSpec:
     spec = InputSpec(modality, float(window_seconds), float(rate), transform, tuple(channels), dict(params or {}),
-                     int(feature_dim))
+                     int(feature_dim), required)
     return replace(spec, feature_dim=get_transform(transform).feature_dim(spec))
 
 
@@ -233,15 +237,24 @@ def de_input(channels: Sequence[str], steps: int = 1, window_seconds: float = 4.
 
 
 def frames_input(modality: str, feature_dim: int, steps: int, step_rate: float, max_gap_seconds: float = 0.5,
-                 max_missing_fraction: float = 0.5) -> InputSpec:
-    """Per-frame vectors (face embeddings, expression probabilities) held onto ``steps`` steps at ``step_rate``."""
-    params = {"max_gap_seconds": float(max_gap_seconds), "max_missing_fraction": float(max_missing_fraction)}
-    return _spec(modality, "frame_features", steps / step_rate, step_rate, params=params, feature_dim=feature_dim)
+                 max_missing_fraction: float = 0.5, gaps: bool = False) -> InputSpec:
+    """Per-frame vectors (face embeddings, expression probabilities) held onto ``steps`` steps at ``step_rate``.
+
+    With ``gaps`` the model reads missing steps itself: steps without a frame are NaN rows, any share
+    of the window may be missing, and the modality is optional (absent: every step missing)."""
+    params = {"max_gap_seconds": float(max_gap_seconds),
+              "max_missing_fraction": 1.0 if gaps else float(max_missing_fraction)} | ({"gaps": True} if gaps else {})
+    return _spec(modality, "frame_features", steps / step_rate, step_rate, params=params, feature_dim=feature_dim,
+                 required=not gaps)
 
 
-def precomputed_input(modality: str, feature_dim: int, steps: int = 96, step_rate: float = 4.0) -> InputSpec:
-    """Dataset features already at ``step_rate`` (e.g. MAHNOB's eeg_band_feats_full, 128-d); offline only."""
-    return _spec(modality, "precomputed", steps / step_rate, step_rate, feature_dim=feature_dim)
+def precomputed_input(modality: str, feature_dim: int, steps: int = 96, step_rate: float = 4.0,
+                      gaps: bool = False) -> InputSpec:
+    """Dataset features already at ``step_rate`` (e.g. MAHNOB's eeg_band_feats_full, 128-d); offline only.
+
+    With ``gaps`` NaN rows are missing steps the model reads itself (see ``frames_input``)."""
+    return _spec(modality, "precomputed", steps / step_rate, step_rate, params={"gaps": True} if gaps else {},
+                 feature_dim=feature_dim, required=not gaps)
 
 
 def sequence_inputs(branches: dict[str, dict[str, Any]], steps: int, step_rate: float,
@@ -249,18 +262,21 @@ def sequence_inputs(branches: dict[str, dict[str, Any]], steps: int, step_rate: 
     """The per-step inputs of a sequence model, one per branch ``{modality: {"features": kind, "feature_dim": n}}``.
 
     kind is band_power | de (EEG, from ``eeg_channels``) | frames (per-frame vectors) | precomputed (dataset rows).
+    ``"gaps": true`` marks a frames or precomputed branch whose missing steps the model reads (NaN rows).
     """
     inputs = {}
     for modality, branch in branches.items():
-        kind, dim = branch["features"], int(branch.get("feature_dim", 0))
+        kind, dim, gaps = branch["features"], int(branch.get("feature_dim", 0)), bool(branch.get("gaps", False))
+        if gaps and kind not in ("frames", "precomputed"):
+            raise ValueError(f"{modality}: only frames or precomputed branches can have gaps, not {kind}")
         if kind == "band_power":
             inputs[modality] = band_power_input(eeg_channels, steps, step_rate)
         elif kind == "de":
             inputs[modality] = de_input(eeg_channels, steps, window_seconds=1.0 / step_rate)
         elif kind == "frames":
-            inputs[modality] = frames_input(modality, dim, steps, step_rate)
+            inputs[modality] = frames_input(modality, dim, steps, step_rate, gaps=gaps)
         elif kind == "precomputed":
-            inputs[modality] = precomputed_input(modality, dim, steps, step_rate)
+            inputs[modality] = precomputed_input(modality, dim, steps, step_rate, gaps=gaps)
         else:
             raise ValueError(f"{modality}: unknown feature kind {kind!r}; use band_power, de, frames or precomputed")
     return inputs

@@ -1,4 +1,4 @@
-"""Command line of the offline side: ``python -m offline train|report|select|compare|deploy`` (see each ``--help``)."""
+"""Command line of the offline side: ``python -m offline train|report|select|compare|gaps|deploy`` (see --help)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--metric", action="append", default=[], metavar="NAME",
                    help="pair on this metric only (repeatable), e.g. ccc_subject (the thesis's: a subject's trials "
                         "concatenated) or ccc_trial (per trial, averaged per subject); default: all")
+    g = sub.add_parser("gaps", help="re-test a finished run with a modality lost in bursts (the same bursts for every "
+                                    "run), written as a new run folder that report/compare read")
+    g.add_argument("run")
+    g.add_argument("--out", required=True, help="new folder for the re-tested run")
+    g.add_argument("--modality", default="face")
+    g.add_argument("--fraction", type=float, default=0.3, help="share of each test trial's steps lost (default 0.3)")
+    g.add_argument("--seed", type=int, default=0, help="which bursts (the same seed gives every run the same ones)")
     d = sub.add_parser("deploy", help="copy a run's model bundle atomically into the live app's model folder")
     d.add_argument("run")
     d.add_argument("--to", required=True, help="target folder (the live app's --model DIR / hot-swap folder)")
@@ -114,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=1))
         print(format_comparison(result))
+    elif args.command == "gaps":
+        from offline.gaps import evaluate_with_gaps
+
+        print(_headline(evaluate_with_gaps(args.run, args.out, args.modality, args.fraction, args.seed)))
     elif args.command == "deploy":
         from offline.export import deploy
 
