@@ -70,6 +70,28 @@ def adapt_model_overrides(spec: RunSpec, trials: list[Trial]) -> dict[str, Any]:
     return overrides
 
 
+def standardise_per_subject(trials: list[Trial], modalities: list[str]) -> list[Trial]:
+    """Each subject's signals z-scored with that subject's own mean and std over all its trials (labels unused).
+
+    Transductive for a test subject (its unlabelled features are seen before testing), so a declared option
+    (``--set normalise=subject``), as in the reference code of the LSTM baseline; live, the statistics come
+    from the subject's calibration baseline (``calibration adapt --mode normalise``)."""
+    by_subject: dict[str, list[int]] = {}
+    for i, trial in enumerate(trials):
+        by_subject.setdefault(trial.subject, []).append(i)
+    out = list(trials)
+    for indices in by_subject.values():
+        for modality in modalities:
+            rows = np.concatenate([trials[i].signals[modality].data for i in indices if modality in trials[i].signals])
+            stats = fit_normalisation(rows)
+            for i in indices:
+                signal = out[i].signals.get(modality)
+                if signal is not None:
+                    out[i] = replace(out[i], signals={**out[i].signals, modality: replace(
+                        signal, data=normalise(signal.data.astype(np.float64), stats).astype(np.float32))})
+    return out
+
+
 def _n_classes(model: torch.nn.Module, targets: dict[str, str]) -> dict[str, int]:
     n = int(getattr(model, "config", {}).get("n_classes", 2))
     return {t: n for t, k in targets.items() if is_classification(k)}
@@ -105,6 +127,10 @@ class Run:
         prototype = registry.build(spec.model, **self.model_overrides)
         self.model_spec = prototype.spec()
         self.trials = self._with_inputs(self.trials)
+        if self.cfg.normalise == "subject":
+            self.trials = standardise_per_subject(self.trials, list(self.model_spec.inputs))
+        elif self.cfg.normalise != "train":
+            raise ValueError(f"normalise must be train or subject, got {self.cfg.normalise!r}")
         self.targets = self.model_spec.targets
         self.n_classes = _n_classes(prototype, self.targets)
         self.device = _device(self.cfg.device)
