@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--loss", default="mse", choices=("mse", "ccc"), help="continuous targets (default: %(default)s)")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--device", default="cpu")
+    a.add_argument("--teacher", default="", metavar="BUNDLE",
+                   help="distill: a trained face or fusion bundle as teacher (default: the profile's teacher/ "
+                        "bundle, else the face prior); the profile records which was used")
     a.add_argument("--model-set", action="append", default=[], metavar="KEY=JSON",
                    help="with a registered --base: constructor override, e.g. steps=16")
 
@@ -125,7 +128,7 @@ def _adapt(args: argparse.Namespace) -> int:
     eeg = read_session(sessions[0]).streams.get("eeg")
     base = load_base(args.base, eeg.channels if eeg is not None else (), parse_model_overrides(args.model_set))
     settings = AdaptSettings(args.mode, args.layers, args.epochs, args.lr, args.batch_size, args.hop, args.loss,
-                             args.seed, args.device)
+                             args.seed, args.device, args.teacher)
     out = Path(args.out) if args.out else profile_dir(args.subject)
     manifest = adapt(args.subject, sessions, base, out, settings)
     print(json.dumps({"profile": str(manifest)}))

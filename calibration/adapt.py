@@ -10,9 +10,12 @@ Modes (``AdaptSettings.mode``):
   continuous targets: (rating - 5) / 4 held over the block, trained with MSE, since a constant
   target gives CCC no gradient).
 - ``distill``: cross-modal knowledge distillation (MODELS.md section 2), at the level of outputs:
-  the face prior's continuous valence / arousal from the recorded expression probabilities is
-  the target for the EEG model, so it learns from the subject without any self-report.
-  Needs continuous targets.
+  a visual teacher's continuous valence / arousal on the subject's recorded face is the target
+  for the EEG model, so it learns from the subject without any self-report. The teacher is a
+  trained face (or fusion) bundle: ``AdaptSettings.teacher``, else the profile's own
+  ``<profile>/teacher/`` bundle (``offline deploy RUN --to profiles/<id>/teacher``); without one,
+  the face prior (FER expression probabilities mapped onto valence / arousal, never fitted to
+  labelled valence). The profile's provenance names the teacher used. Needs continuous targets.
 Windows are cut with ``offline.windowing`` (the same transforms as live), ``hop_seconds`` apart.
 Modalities the baseline cannot give (a face with the eyes closed...) keep the base model's
 statistics, or, with none, take them from the subject's stimulus windows (recorded as such).
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +35,14 @@ import torch
 from calibration.session_trials import SessionBlock, session_blocks
 from models import registry
 from models.base import EmotionModel
-from models.bundle import load_bundle, save_bundle
+from models.bundle import load_bundle, resolve_manifest, save_bundle
 from models.channels import channel_map
 from models.contracts import EEG
 from models.live import IncompatibleStreams
 from models.spec import ModelSpec
-from models.transforms import fit_normalisation, get_transform, normalise
+from models.transforms import MissingModality, fit_normalisation, get_transform, normalise
 from offline.config import TrainConfig
+from offline.trials import Signal
 from offline.windowing import WindowSet, cut_trial, is_classification, make_windows
 
 MODES = ("normalise", "finetune", "distill")
@@ -59,6 +63,7 @@ class AdaptSettings:
     loss: str = "mse"  # mse | ccc (continuous targets)
     seed: int = 0
     device: str = "cpu"
+    teacher: str = ""  # distill: a trained face/fusion bundle (default: <profile>/teacher/, else the face prior)
 
 
 @dataclass
@@ -200,6 +205,47 @@ def finetune(model: EmotionModel, ws: WindowSet, settings: AdaptSettings) -> lis
     return history
 
 
+FACE_PRIOR_TEACHER = "face-prior (FER expression probabilities mapped onto valence/arousal; not fitted to valence)"
+
+
+def find_teacher(settings: AdaptSettings, profile: Path) -> Path | None:
+    """The distillation teacher's manifest: the one asked for, else the profile's ``teacher/`` bundle, else None."""
+    if settings.teacher:
+        return resolve_manifest(settings.teacher)
+    folder = profile / "teacher"
+    return resolve_manifest(folder) if folder.is_dir() else None
+
+
+def teach(blocks: list[SessionBlock], manifest: Path, targets: dict[str, str], hop: float) -> tuple[list, str]:
+    """The blocks with their traces replaced by a trained teacher's per-step outputs; and the teacher's model id.
+
+    Blocks the teacher cannot window (too short or too little face) are left out."""
+    from offline.aggregation import restore_steps
+    from offline.training import predict
+
+    teacher = load_bundle(manifest)
+    missing = [t for t in targets if teacher.spec.targets.get(t) != "continuous"]
+    if missing:
+        raise AdaptationError(f"teacher {teacher.model_id} does not predict continuous {', '.join(missing)}")
+    taught = []
+    for block in blocks:
+        try:
+            ws = make_windows([block.trial], [0], teacher.spec, hop)
+        except (KeyError, ValueError, MissingModality):
+            continue
+        ws.inputs = {m: normalise(v, teacher.normalisation[m]).astype(np.float32) for m, v in ws.inputs.items()}
+        out = predict(teacher.model, ws, torch.device("cpu"), amp=False)
+        traces = dict(block.trial.traces)
+        for target in targets:
+            n = block.trial.traces[target].data.shape[0]
+            trace = restore_steps(list(out[target]), ws.start_step.tolist(), n)
+            valid = np.isfinite(trace)
+            traces[target] = Signal(np.where(valid, trace, trace[valid][0] if valid.any() else 0.0)[:, None]
+                                    .astype(np.float32), block.trial.traces[target].rate, (target,))
+        taught.append(SessionBlock(block.kind, replace(block.trial, traces=traces)))
+    return taught, teacher.model_id
+
+
 def adapt(subject: str, sessions: list[Path], base: Base, out_dir: str | Path, settings: AdaptSettings) -> Path:
     """Adapt ``base`` to ``subject`` from ``sessions``; write the profile bundle into ``out_dir``; return it."""
     if settings.mode not in MODES:
@@ -220,11 +266,15 @@ def adapt(subject: str, sessions: list[Path], base: Base, out_dir: str | Path, s
     history: list[float] = []
     trained = base.trained
     n_windows = 0
+    teacher = FACE_PRIOR_TEACHER if settings.mode == "distill" else None
     if settings.mode != "normalise":
         if settings.mode == "finetune":
             labelled = [b for b in blocks if b.kind == "stimulus" and b.trial.ratings]
         else:
             labelled = [b for b in blocks if all(t in b.trial.traces for t in spec.targets)]
+            manifest = find_teacher(settings, Path(out_dir))
+            if manifest is not None:
+                labelled, teacher = teach(labelled, manifest, spec.targets, settings.hop_seconds)
         if len(labelled) < 2:
             raise AdaptationError(f"{settings.mode} needs at least two labelled blocks, the sessions give "
                                   f"{len(labelled)} ({'SAM ratings' if labels == 'ratings' else 'face traces'})")
@@ -242,7 +292,7 @@ def adapt(subject: str, sessions: list[Path], base: Base, out_dir: str | Path, s
         "sessions": [str(Path(p).resolve()) for p in sessions],
         "adaptation": {**asdict(settings), "labels": None if settings.mode == "normalise" else labels,
                        "windows": n_windows, "blocks": [b.trial.trial for b in blocks],
-                       "normalisation_from": origin, "train_loss": history},
+                       "normalisation_from": origin, "train_loss": history, "teacher": teacher},
         "base": {"model_id": base.model_id, "trained": base.trained, "provenance": base.provenance},
         "metrics": {},
     }

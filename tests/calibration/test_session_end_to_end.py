@@ -154,3 +154,38 @@ def test_adaptation_refuses_what_it_cannot_do(recorded_session):
     with pytest.raises(AdaptationError, match="layers must be head, last:N"):
         trainable_names(model, "last:0")
     assert trainable_names(model, "last:1") == ["head.weight", "head.bias"]
+
+
+def test_distillation_takes_the_profiles_trained_teacher_and_names_it(recorded_session):
+    """A teacher in <profile>/teacher/ (here a face TCN that always says valence -0.7) replaces the face prior."""
+    import torch
+
+    from calibration.adapt import AdaptSettings, adapt, load_base
+    from models import registry
+    from models.bundle import load_bundle, save_bundle
+    from models.transforms import normalise
+    from offline.training import predict
+
+    teacher = registry.build("tcn-face", steps=4, channels=[4])
+    with torch.no_grad():
+        teacher.head.weight.zero_()
+        teacher.head.bias.fill_(float(np.arctanh(-0.7)))
+    profile = recorded_session.folder / "teacher-profile"
+    dim = teacher.spec().inputs["face"].feature_dim
+    manifest = save_bundle(teacher, profile / "teacher", "teacher", trained=True,
+                           normalisation={"face": {"mean": [0.0] * dim, "std": [1.0] * dim}}, provenance={})
+    channels = tuple(session_blocks(recorded_session.path)[0].trial.signals["eeg"].channels)
+    student = adapt(SUBJECT, [recorded_session.path], load_base("tcn-eeg", channels, {"steps": 4}), profile,
+                    AdaptSettings(mode="distill", layers="head", epochs=60, lr=1e-2))
+    assert student.parent == profile, "the profile itself, not its teacher folder"
+    prov = json.loads(student.read_text())["provenance"]["adaptation"]
+    assert prov["teacher"] == load_bundle(manifest).model_id
+    bundle = load_bundle(student)
+    blocks = [b.trial for b in session_blocks(recorded_session.path, labels="face") if "valence" in b.trial.traces]
+    ws = make_windows(blocks, range(len(blocks)), bundle.spec, 0.5)
+    ws.inputs = {m: normalise(v, bundle.normalisation[m]).astype(np.float32) for m, v in ws.inputs.items()}
+    learned = predict(bundle.model, ws, torch.device("cpu"), amp=False)["valence"]
+    assert abs(float(learned.mean()) + 0.7) < 0.15, "the student learned the teacher's valence, not the face prior's"
+    prior = adapt(SUBJECT, [recorded_session.path], load_base("tcn-eeg", channels, {"steps": 4}),
+                  recorded_session.folder / "no-teacher", AdaptSettings(mode="distill", epochs=1))
+    assert json.loads(prior.read_text())["provenance"]["adaptation"]["teacher"].startswith("face-prior")
