@@ -48,6 +48,7 @@ class TrainConfig:
     patience: int = 0  # early stopping on the validation metric; 0 = off (best epoch still kept)
     hop_seconds: float = 2.0  # between window ends
     val_fraction: float = 0.2  # share of training subjects used for validation (subject-independent)
+    val_by: str = "subjects"  # subject-independent validation: whole subjects | trials of every training subject
     k: int = 5  # folds per subject (kfold)
     seed: int = 0
     device: str = "auto"

@@ -26,7 +26,7 @@ from offline import datasets
 from offline.config import SUBJECT_DEPENDENT, TrainConfig, paper_defaults
 from offline.evaluation import evaluate, validation_score
 from offline.export import BUNDLE_NAME, save_model
-from offline.splits import Fold, make_folds
+from offline.splits import Fold, make_folds, trial_validation_fold
 from offline.trials import Trial
 from offline.windowing import WindowSet, is_classification, make_windows, trial_class
 
@@ -135,7 +135,8 @@ class Run:
         self.n_classes = _n_classes(prototype, self.targets)
         self.device = _device(self.cfg.device)
         self.folds = make_folds(spec.protocol, self.trials, _strata(self.trials, self.targets), spec.test_subjects,
-                                k=self.cfg.k, val_fraction=self.cfg.val_fraction, seed=self.cfg.seed)
+                                k=self.cfg.k, val_fraction=self.cfg.val_fraction, seed=self.cfg.seed,
+                                val_by=self.cfg.val_by)
         if spec.max_folds:
             self.folds = self.folds[: spec.max_folds]
         self.teacher = self._teacher() if spec.distill_from else None
@@ -279,8 +280,11 @@ class Run:
         """The deployable model: trained on every trial, validation drawn the protocol's way."""
         everyone = list(range(len(self.trials)))
         rng = np.random.default_rng(self.cfg.seed)
+        by_trials = self.spec.protocol in SUBJECT_DEPENDENT or self.cfg.val_by == "trials"
         if self.spec.protocol in SUBJECT_DEPENDENT:
             val = sorted(rng.choice(everyone, size=max(1, len(everyone) // 5), replace=False).tolist())
+        elif self.cfg.val_by == "trials":
+            val = list(trial_validation_fold("final", self.trials, [], self.cfg.val_fraction, rng).val)
         else:
             subjects = sorted({t.subject for t in self.trials})
             n_val = max(1, round(self.cfg.val_fraction * len(subjects)))
@@ -291,7 +295,7 @@ class Run:
         model, stats, result = self._fit(fold, self.cfg.seed, windows, folder)
         save_model(self.out / "model", model, stats, {
             "dataset": self.spec.dataset, "protocol": f"{self.spec.protocol} (final: all trials, validation "
-            f"{'trials' if self.spec.protocol in SUBJECT_DEPENDENT else 'subjects'} held out)",
+            f"{'trials' if by_trials else 'subjects'} held out)",
             "fold": "final", "best_epoch": result.best_epoch, "val_score": result.best_score,
             "cross_validation": str(self.out / "metrics.json")})
         shutil.rmtree(folder, ignore_errors=True)

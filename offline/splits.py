@@ -3,8 +3,9 @@
 Splits are made on trials (and subjects) before any window is cut or any statistic fitted, so
 no window of a test trial (k-fold, SEED-V blocks) or of a test subject (LOSO, holdout) can
 reach training, normalisation, early stopping or threshold selection. Validation is always
-drawn from the training side: other subjects for LOSO/holdout, other trials of the same subject
-for the subject-dependent protocols.
+drawn from the training side: other subjects for LOSO/holdout (or, with ``val_by="trials"``, a
+share of every training subject's trials, so all training subjects train), other trials of the
+same subject for the subject-dependent protocols.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Fold:
     val: tuple[int, ...]
     test: tuple[int, ...]
     subject: str | None = None
+    val_within_subjects: bool = False  # validation trials of training subjects (val_by="trials")
 
     def check_disjoint(self, trials: list[Trial]) -> None:
         """Raise if a trial (or, for subject-independent folds, a subject) is on two sides."""
@@ -34,7 +36,7 @@ class Fold:
         for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
             if sides[a] & sides[b]:
                 raise AssertionError(f"fold {self.name}: trials on both {a} and {b}")
-            if self.subject is None:
+            if self.subject is None and not (self.val_within_subjects and {a, b} == {"train", "val"}):
                 subjects_a = {trials[i].subject for i in sides[a]}
                 subjects_b = {trials[i].subject for i in sides[b]}
                 if subjects_a & subjects_b:
@@ -52,8 +54,30 @@ def _pick_validation_subjects(train_subjects: list[str], fraction: float, rng: n
     return sorted(rng.choice(train_subjects, size=n_val, replace=False).tolist())
 
 
+def trial_validation_fold(name: str, trials: list[Trial], test_subjects: list[str], val_fraction: float,
+                           rng: np.random.Generator) -> Fold:
+    """Validation: ``val_fraction`` of every training subject's trials (at least one where it has two or more)."""
+    test_set, val = set(test_subjects), set()
+    for subject in _subjects(trials):
+        if subject in test_set:
+            continue
+        own = [i for i, t in enumerate(trials) if t.subject == subject]
+        if len(own) >= 2:
+            val.update(rng.choice(own, size=min(len(own) - 1, max(1, round(val_fraction * len(own)))),
+                                  replace=False).tolist())
+    if not val:
+        raise ValueError("validation by trials needs a training subject with at least two trials")
+    return Fold(name, train=tuple(i for i, t in enumerate(trials) if t.subject not in test_set and i not in val),
+                val=tuple(sorted(val)), test=tuple(i for i, t in enumerate(trials) if t.subject in test_set),
+                val_within_subjects=True)
+
+
 def _subject_fold(name: str, trials: list[Trial], test_subjects: list[str], val_fraction: float,
-                  rng: np.random.Generator) -> Fold:
+                  rng: np.random.Generator, val_by: str = "subjects") -> Fold:
+    if val_by == "trials":
+        return trial_validation_fold(name, trials, test_subjects, val_fraction, rng)
+    if val_by != "subjects":
+        raise ValueError(f"val_by must be subjects or trials, got {val_by!r}")
     rest = [s for s in _subjects(trials) if s not in test_subjects]
     val_subjects = set(_pick_validation_subjects(rest, val_fraction, rng))
     test_set = set(test_subjects)
@@ -65,18 +89,20 @@ def _subject_fold(name: str, trials: list[Trial], test_subjects: list[str], val_
     )
 
 
-def loso(trials: list[Trial], val_fraction: float = 0.2, seed: int = 0) -> list[Fold]:
-    """One fold per subject: test = that subject; validation = other subjects drawn from the training pool."""
+def loso(trials: list[Trial], val_fraction: float = 0.2, seed: int = 0, val_by: str = "subjects") -> list[Fold]:
+    """One fold per subject: test = that subject; validation = other subjects drawn from the training pool
+    (``val_by="trials"``: a share of every training subject's trials)."""
     rng = np.random.default_rng(seed)
-    return [_subject_fold(s, trials, [s], val_fraction, rng) for s in _subjects(trials)]
+    return [_subject_fold(s, trials, [s], val_fraction, rng, val_by) for s in _subjects(trials)]
 
 
-def holdout(trials: list[Trial], test_subjects: list[str], val_fraction: float = 0.2, seed: int = 0) -> list[Fold]:
+def holdout(trials: list[Trial], test_subjects: list[str], val_fraction: float = 0.2, seed: int = 0,
+            val_by: str = "subjects") -> list[Fold]:
     """One fold: the named test subjects against the rest (validation subjects drawn from the rest)."""
     unknown = sorted(set(test_subjects) - set(_subjects(trials)))
     if unknown or not test_subjects:
         raise ValueError(f"--test-subjects must name subjects of the dataset; unknown: {unknown or 'none given'}")
-    return [_subject_fold("holdout", trials, sorted(test_subjects), val_fraction, np.random.default_rng(seed))]
+    return [_subject_fold("holdout", trials, sorted(test_subjects), val_fraction, np.random.default_rng(seed), val_by)]
 
 
 def _stratified_parts(indices: list[int], labels: list[int], k: int, rng: np.random.Generator) -> list[list[int]]:
@@ -135,12 +161,12 @@ def seedv_blocks(trials: list[Trial], seed: int = 0) -> list[Fold]:
 
 
 def make_folds(protocol: str, trials: list[Trial], strata: list[int], test_subjects: list[str] | None = None,
-               k: int = 5, val_fraction: float = 0.2, seed: int = 0) -> list[Fold]:
+               k: int = 5, val_fraction: float = 0.2, seed: int = 0, val_by: str = "subjects") -> list[Fold]:
     """Folds for ``protocol`` (one of PROTOCOLS), each checked for overlap before it is returned."""
     if protocol == "loso":
-        folds = loso(trials, val_fraction, seed)
+        folds = loso(trials, val_fraction, seed, val_by)
     elif protocol == "holdout":
-        folds = holdout(trials, test_subjects or [], val_fraction, seed)
+        folds = holdout(trials, test_subjects or [], val_fraction, seed, val_by)
     elif protocol == "kfold":
         folds = kfold(trials, strata, k, seed)
     elif protocol == "seedv-blocks":

@@ -1,4 +1,5 @@
-"""``--set normalise=subject``: each subject's features z-scored by that subject's own statistics (labels unused)."""
+"""Training options of offline runs: per-subject standardisation (``--set normalise=subject``) and validation by
+trials of the training subjects (``--set val_by=trials``)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,20 @@ def test_runs_record_the_option_and_refuse_unknown_ones(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["normalise"] == "subject"
     with pytest.raises(ValueError, match="normalise must be train or subject"):
         main([*args, "--set", "normalise=global", "--out", str(tmp_path / "bad")])
+
+
+def test_validation_by_trials_keeps_every_training_subject_in_training(tmp_path: Path) -> None:
+    from offline.splits import make_folds
+
+    trials = read("mahnob-features", write_mahnob_features(tmp_path / "mf", participants=(2, 3, 5, 6), n_trials=5))
+    by_subjects = make_folds("loso", trials, [0] * len(trials), val_fraction=0.25)
+    by_trials = make_folds("loso", trials, [0] * len(trials), val_fraction=0.25, val_by="trials")
+    for a, b in zip(by_subjects, by_trials, strict=True):
+        assert a.test == b.test
+        assert len({trials[i].subject for i in a.train}) == 2, "whole subjects held out for validation"
+        assert {trials[i].subject for i in b.train} == {trials[i].subject for i in b.val} == \
+            {"P02", "P03", "P05", "P06"} - {a.name}
+        assert not set(b.train) & set(b.val) and all(trials[i].subject != b.name for i in (*b.train, *b.val))
+        assert len(b.val) == 3  # 1 of each other subject's 5 trials (25 %, rounded)
+    with pytest.raises(ValueError, match="val_by must be subjects or trials"):
+        make_folds("loso", trials, [0] * len(trials), val_by="windows")
