@@ -39,7 +39,7 @@ from machine import describe_machine  # noqa: E402
 from realtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from realtime.prediction import Prediction  # noqa: E402
 from realtime.session_file import read_session  # noqa: E402
-from realtime.status import format_status, percentiles  # noqa: E402
+from realtime.status import format_status, percentiles, state_suffix  # noqa: E402
 
 
 class Dashboard:
@@ -133,7 +133,7 @@ def main() -> int:
     lost = sent - unique.size
     print(f"\nmachine: {describe_machine()}")
     print(f"run: {elapsed:.0f} s, EEG {args.channels} ch at {args.rate:g} Hz over loopback LSL, camera {args.cam}, "
-          f"model {status.model_id}{'' if status.trained else ' (untrained)'}, hop {args.hop:g} s")
+          f"model {status.model_id}{state_suffix(status.state)}, hop {args.hop:g} s")
     print(f"samples sent {sent}, received {status.streams['eeg'].samples_in}, recorded {counter.size}, "
           f"lost {lost}, duplicated {counter.size - unique.size}, out of order {int((np.diff(counter) <= 0).sum())}, "
           f"gaps {status.streams['eeg'].gaps}, recorder overruns {status.recorder.overruns if status.recorder else 0}")

@@ -8,17 +8,19 @@ Everything is per step after the causal TCNs, so the model stays causal. The att
 modality receives (averaged over the M queries) is returned as ``modality_weights`` (B, T, M),
 ordered as ``spec().inputs`` (leader first).
 
-``follower_dropout`` (modality dropout, Neverova et al.'s ModDrop): while training, each window's
-follower encodings are zeroed with this probability, so the head cannot come to depend on a weak
-follower and the fusion degrades to the leader rather than below it. Off (0) by default, as in the
-thesis; nothing is dropped at inference.
+``follower_dropout`` is our addition, not part of the thesis's LFAN: modality dropout in the style
+of Neverova et al.'s ModDrop. While training, each window's follower encodings are zeroed with
+this probability, so the head cannot come to depend on a weak follower and the fusion degrades to
+the leader rather than below it. Off (0) by default, which is the thesis's network; nothing is
+dropped at inference.
 
-Branch pretraining (the thesis's "learn the per-modality long-term dependencies first, then
-combine"): ``branch_regressors()`` gives, per modality, a unimodal regressor that shares that
+Branch pretraining is also our design, not the thesis's procedure; it is motivated by the thesis's
+sentence about learning the per-modality long-term dependencies first and combining them
+afterwards. ``branch_regressors()`` gives, per modality, a unimodal regressor that shares that
 branch's TCN, and ``start_from(regressors)`` sets the fusion head so that the LFAN's output
 equals the leader's regressor exactly (follower columns zero). Trained that way (``offline``'s
-``pretrain_epochs``), the fusion starts where the leader alone stands and moves only where the
-followers help on validation data.
+``pretrain_epochs``, off by default), the fusion starts where the leader alone stands and moves
+only where the followers help on validation data.
 
 Registered as "lfan": face embedding (leader, TCN 256, 256, 128, 128) + EEG band power
 (TCN 128, 128), 96 steps at 4 Hz.

@@ -2,8 +2,9 @@
 
 ``load_predictor("stalignnet")`` builds an untrained registered network (model id
 "stalignnet@untrained"; a model with nothing to learn, such as the face prior, is
-"<name>@fixed"); ``load_predictor("runs/x/best.json")`` loads a checkpoint bundle (model id
-"<architecture>@<first 8 hex of the weights' SHA-256>"). Models whose inputs are dataset
+"<name>@fixed", not trained: its state is "uncalibrated prior", ``models.live``);
+``load_predictor("runs/x/best.json")`` loads a checkpoint bundle (model id
+"<architecture>@<first 8 hex of the weights' SHA-256>"; its state from the manifest). Models whose inputs are dataset
 features are refused here (NotLive). Windows go through ``models.transforms.compute_features``,
 the same function offline training uses.
 
@@ -31,7 +32,7 @@ from models.base import EmotionModel
 from models.bundle import Normalisation, load_bundle
 from models.channels import MissingChannels, channel_map
 from models.contracts import ModelOutput, Window
-from models.live import IncompatibleStreams, Predictor
+from models.live import IncompatibleStreams, Predictor, model_state
 from models.spec import ModelSpec
 from models.transforms import MissingModality, check_live, compute_features, get_transform, n_steps, normalise
 
@@ -57,12 +58,15 @@ class NetworkPredictor(Predictor):
         normalisation: Normalisation | None = None,
         device: str = "auto",
         interpolate_channels: bool = False,
+        state: str | None = None,
     ) -> None:
+        """``state``: one of ``models.live.MODEL_STATES``; by default from the model and ``trained`` (no provenance)."""
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.spec = spec
         self.model_id = model_id
         self.trained = trained
+        self.state = state or model_state(model.trainable, trained)
         self.normalisation = dict(normalisation or {})
         self.interpolate_channels = interpolate_channels
         self.notes: list[str] = []  # what check_streams changed (adopted channels), for the dashboard/log
@@ -158,12 +162,15 @@ def load_predictor(name_or_path: str, device: str = "auto", interpolate_channels
     if name_or_path in registry.names():
         model = registry.build(name_or_path)
         tag = "untrained" if model.trainable else "fixed"
-        predictor = NetworkPredictor(model, model.spec(), f"{name_or_path}@{tag}", trained=not model.trainable,
+        # a fixed model is not trained either: it runs as an uncalibrated prior (models.live)
+        predictor = NetworkPredictor(model, model.spec(), f"{name_or_path}@{tag}", trained=False,
                                      device=device, interpolate_channels=interpolate_channels)
     elif Path(name_or_path).exists() or name_or_path.endswith((".json", ".safetensors")):
         bundle = load_bundle(name_or_path)
-        predictor = NetworkPredictor(bundle.model, bundle.spec, bundle.model_id, bundle.trained,
-                                     bundle.normalisation, device, interpolate_channels)
+        trainable = bundle.model.trainable
+        predictor = NetworkPredictor(bundle.model, bundle.spec, bundle.model_id, bundle.trained and trainable,
+                                     bundle.normalisation, device, interpolate_channels,
+                                     state=model_state(trainable, bundle.trained, bundle.provenance))
     else:
         raise ValueError(f"{name_or_path!r} is neither a registered model ({', '.join(registry.names())}) "
                          "nor a checkpoint path")

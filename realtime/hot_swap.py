@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Protocol
 
 from models.contracts import ModelOutput
-from models.live import Predictor
+from models.live import Predictor, predictor_state
 from models.transforms import MissingModality
+from realtime.status import state_suffix
 
 log = logging.getLogger("emolive.hot_swap")
 
@@ -228,6 +229,6 @@ class BundleWatcher:
             self.target.swap_predictor(predictor)
         except ValueError as exc:  # IncompatibleStreams: the streams changed since the check
             return self._refuse(manifest, str(exc), predictor.model_id)
-        untrained = "" if predictor.trained else " (untrained)"
         return SwapEvent(time.time(), manifest.name, True, predictor.model_id,
-                         f"swapped in {predictor.model_id}{untrained} from {manifest.name}")
+                         f"swapped in {predictor.model_id}{state_suffix(predictor_state(predictor))} "
+                         f"from {manifest.name}")

@@ -21,7 +21,7 @@ import pylsl
 
 from models.contracts import EEG, EXPRESSION, ModalityWindow, Window
 from models.eeg_features import THESIS_BANDS, band_powers
-from models.live import Predictor
+from models.live import Predictor, predictor_state
 from models.transforms import MissingModality, get_transform
 from realtime.live_stream import LiveStream
 from realtime.prediction import Prediction
@@ -178,6 +178,7 @@ class InferenceWorker:
             face_valence=face_v,
             face_arousal=face_a,
             band_power=_display_band_power(windows.get(EEG)),
+            model_state=predictor_state(predictor),
             problems=problems,
         )
         prediction.published = pylsl.local_clock()

@@ -24,7 +24,7 @@ from pathlib import Path
 import pylsl
 
 from models.contracts import EEG, EXPRESSION, FACE, ModelOutput
-from models.live import IncompatibleStreams, Predictor
+from models.live import IncompatibleStreams, Predictor, predictor_state
 from models.transforms import MissingModality, get_transform
 from realtime.inference_worker import InferenceWorker
 from realtime.live_stream import LiveStream
@@ -373,4 +373,5 @@ class Pipeline:
             problems=dict(p.problems) if p is not None else {},
             swap=self.watcher.summary() if self.watcher is not None else "",
             previous_model_id=self._previous[-1].model_id if self._previous else "",
+            model_state=predictor_state(self.predictor),
         )

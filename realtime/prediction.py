@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models.live import state_or_trained
+
 
 @dataclass
 class Prediction:
@@ -16,7 +18,9 @@ class Prediction:
     (NaN when the model does not predict it). available: per-modality flag (present and
     fresh). face_valence / face_arousal: the face-only prior for comparison (NaN without a face).
     problems: why something is missing, keyed by modality or "model" (e.g. "stale: newest sample
-    2.1 s old", "not run: eeg unavailable"); empty when everything was used.
+    2.1 s old", "not run: eeg unavailable"); empty when everything was used. trained: the model's
+    weights were fitted to labelled data; model_state: trained, untrained, uncalibrated prior or
+    calibrated (``models.live``; empty from producers that set none: then ``trained`` alone decides).
     """
 
     time: float
@@ -35,3 +39,9 @@ class Prediction:
     face_arousal: float = float("nan")
     band_power: np.ndarray | None = None  # (n_channels, n_bands) of the EEG window, for display
     problems: dict[str, str] = field(default_factory=dict)
+    model_state: str = ""
+
+    @property
+    def state(self) -> str:
+        """The model's state, falling back on ``trained`` when none was set."""
+        return state_or_trained(self.model_state, self.trained)

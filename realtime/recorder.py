@@ -108,6 +108,7 @@ class Recorder:
             _appendable(p, name, (), np.float64)
         _appendable(p, "model_id", (), h5py.string_dtype())
         _appendable(p, "trained", (), np.bool_)
+        _appendable(p, "model_state", (), h5py.string_dtype())
         for m in self._modalities:
             _appendable(p, f"available_{m}", (), np.bool_)
         m = f.create_group("markers")
@@ -231,6 +232,7 @@ class Recorder:
                 _append(g[name], np.array([getattr(p, name) for p in preds], dtype=np.float64))
             _append(g["model_id"], [p.model_id for p in preds])
             _append(g["trained"], np.array([p.trained for p in preds]))
+            _append(g["model_state"], [p.state for p in preds])
             for m in self._modalities:
                 _append(g[f"available_{m}"], np.array([p.available.get(m, False) for p in preds]))
             self._n_predictions += len(preds)

@@ -5,7 +5,12 @@ Layout (every dataset resizable along its first axis, appended while recording):
   recorded stream (``eeg``, ``face``, ``expression``); attributes ``channels`` and ``rate``
   (0 for irregular streams such as camera frames) on the group.
 - ``/predictions/<field>``: one row per Prediction (fields in ``PREDICTION_FIELDS`` plus
-  ``available_<modality>``).
+  ``model_id``, ``trained``, ``model_state`` and ``available_<modality>``). ``trained`` is True only
+  for a network whose weights were fitted to labelled data; ``model_state`` says what the output is
+  worth: "trained", "untrained", "uncalibrated prior" (a fixed map such as the face prior, never
+  scored on rated data) or "calibrated" (``models.live``). ``model_state`` was added later within
+  version 1: files written before it lack the dataset, where ``trained`` alone was recorded (and
+  was True for the face prior).
 - ``/markers/time`` and ``/markers/text``.
 - ``/tables/<table>/<column>``: optional event tables declared when recording starts (e.g. the
   calibration session's ``blocks`` and ``ratings``), one row per event.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models.live import TRAINED, state_or_trained
 from realtime.prediction import Prediction
 from realtime.recorder import RecorderStatus
 
@@ -74,6 +75,17 @@ class PipelineStatus:
     problems: dict[str, str] = field(default_factory=dict)  # of the latest prediction
     swap: str = ""  # hot-swap: the latest verdict on a dropped-in bundle and what is waiting (realtime.hot_swap)
     previous_model_id: str = ""  # what Pipeline.rollback() would bring back; empty when nothing
+    model_state: str = ""  # trained | untrained | uncalibrated prior | calibrated (models.live); empty: from trained
+
+    @property
+    def state(self) -> str:
+        """The running model's state, falling back on ``trained`` when none was set."""
+        return state_or_trained(self.model_state, self.trained)
+
+
+def state_suffix(state: str) -> str:
+    """What follows a model id in one-line messages: nothing for a trained model, else " (<state>)"."""
+    return "" if state == TRAINED else f" ({state})"
 
 
 def _ms(x: float) -> str:
@@ -107,7 +119,7 @@ def format_status(s: PipelineStatus) -> str:
         parts.append(f"V={_num(p.valence)} A={_num(p.arousal)}")
         if not math.isnan(p.face_valence):
             parts.append(f"faceV/A={_num(p.face_valence)}/{_num(p.face_arousal)}")
-    parts.append(f"model {s.model_id}{'' if s.trained or s.model_id == 'none' else ' (untrained)'}")
+    parts.append(f"model {s.model_id}{state_suffix(s.state) if s.model_id != 'none' else ''}")
     if s.model_problem:
         parts.append(f"[model not running: {s.model_problem}]")
     elif "model" in s.problems:

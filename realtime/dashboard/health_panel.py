@@ -89,10 +89,10 @@ class HealthPanel(QtWidgets.QWidget):
         if s.swap:
             text += f"<br><span style='color:{theme.MUTED}'>hot-swap: {html.escape(s.swap)}</span>"
         self.model_label.setText(text)
-        self.trained_badge.setText("trained" if s.trained else "UNTRAINED")
-        badge = "trained" if s.trained else "untrained"
-        if self.trained_badge.objectName() != badge:  # re-polish on change only
-            self.trained_badge.setObjectName(badge)
+        badge = theme.state_badge(s.state)  # trained, UNTRAINED, uncalibrated prior or calibrated
+        self.trained_badge.setText(badge.text)
+        if self.trained_badge.objectName() != badge.name:  # re-polish on change only
+            self.trained_badge.setObjectName(badge.name)
             self.trained_badge.style().unpolish(self.trained_badge)
             self.trained_badge.style().polish(self.trained_badge)
 

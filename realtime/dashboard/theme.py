@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pyqtgraph as pg
 from PyQt6 import QtGui, QtWidgets
+
+from models.live import CALIBRATED, PRIOR, TRAINED, UNTRAINED
 
 BACKGROUND = "#15181d"
 PANEL = "#1d2128"
@@ -19,6 +23,43 @@ WARN = "#ffca28"
 BAD = "#ef5350"
 
 MODALITY_COLOURS = {"eeg": "#4fc3f7", "face": "#c792ea", "expression": "#ffb547"}
+
+
+@dataclass(frozen=True)
+class StateBadge:
+    """How a model state (``models.live``) is shown: text, background and text colours, style sheet name."""
+
+    text: str
+    background: str
+    foreground: str
+    name: str
+    on_plots: bool  # also labelled on the plots of its output (the traces, the valence-arousal plane)
+
+
+STATE_BADGES = {
+    TRAINED: StateBadge("trained", GOOD, "#10210f", "trained", False),
+    UNTRAINED: StateBadge("UNTRAINED", BAD, "white", "untrained", True),
+    # a fixed map never scored on rated data: amber, neither the green of "trained" nor the red alarm
+    PRIOR: StateBadge("uncalibrated prior", WARN, "#2b2100", "prior", True),
+    CALIBRATED: StateBadge("calibrated", GOOD, "#10210f", "calibrated", False),
+}
+
+
+def state_badge(state: str) -> StateBadge:
+    """The badge of a model state; an unknown state is shown as it is, amber."""
+    return STATE_BADGES.get(state, StateBadge(state, WARN, "#2b2100", "prior", True))
+
+
+def show_state_on_plot(item: pg.TextItem, state: str | None) -> None:
+    """A plot's badge: visible for the states labelled on plots (UNTRAINED, uncalibrated prior), else hidden."""
+    badge = state_badge(state) if state is not None else None
+    if badge is None or not badge.on_plots:
+        item.setVisible(False)
+        return
+    if item.textItem.toPlainText() != badge.text:  # restyle on change only
+        item.fill = pg.mkBrush(badge.background)
+        item.setText(badge.text, color=badge.foreground)
+    item.setVisible(True)
 
 
 def setup_pyqtgraph() -> None:
@@ -73,6 +114,8 @@ QPushButton:checked {{ background: {BAD}; color: white; }}
 QLineEdit, QSpinBox {{ background: #11141a; border: 1px solid #3a4250; border-radius: 4px; padding: 2px 4px; }}
 QLabel#untrained {{ background: {BAD}; color: white; font-weight: bold; border-radius: 4px; padding: 2px 8px; }}
 QLabel#trained {{ background: {GOOD}; color: #10210f; font-weight: bold; border-radius: 4px; padding: 2px 8px; }}
+QLabel#calibrated {{ background: {GOOD}; color: #10210f; font-weight: bold; border-radius: 4px; padding: 2px 8px; }}
+QLabel#prior {{ background: {WARN}; color: #2b2100; font-weight: bold; border-radius: 4px; padding: 2px 8px; }}
 QStatusBar {{ color: {MUTED}; }}
 """
 

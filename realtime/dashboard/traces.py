@@ -84,8 +84,7 @@ class TargetPlot:
         else:
             self.band.setVisible(False)
         self.readout.setText(readout(latest, self.name))
-        self.badge.setText("UNTRAINED")
-        self.badge.setVisible(latest is not None and not latest.trained)
+        theme.show_state_on_plot(self.badge, latest.state if latest is not None else None)
         self._place_labels()
 
 

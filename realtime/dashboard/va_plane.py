@@ -90,5 +90,5 @@ class VAPlane(pg.PlotWidget):
             self.face.setData([latest.face_valence], [latest.face_arousal])
         else:
             self.face.setData([], [])
-        self.badge.setVisible(latest is not None and not latest.trained)
+        theme.show_state_on_plot(self.badge, latest.state if latest is not None else None)
         self._place_badge()

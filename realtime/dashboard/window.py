@@ -223,7 +223,9 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.status = s
         device = getattr(self.pipeline.predictor, "device", "") if self.pipeline.predictor is not None else ""
         self.health.update_health(s, device, self.frame_rate, self.bridge.dropped)
-        badge = "" if s.trained else f" <span style='background:{theme.BAD}; color:white'>&nbsp;UNTRAINED&nbsp;</span>"
+        state = theme.state_badge(s.state)
+        badge = (f" <span style='background:{state.background}; color:{state.foreground}'>"
+                 f"&nbsp;{state.text}&nbsp;</span>" if state.on_plots else "")
         rec = f" <span style='color:{theme.BAD}'>● REC</span>" if s.recorder is not None else ""
         self.header.setText(f"<span style='font-size:13pt; font-weight:bold'>EmoLive</span>&nbsp;&nbsp;"
                             f"<b>{html.escape(s.model_id)}</b>{badge}"

@@ -13,6 +13,8 @@ from skimage import data as skdata
 
 from models.face_backbones import FER_CLASSES, FER_EMBEDDING_DIM
 from models.face_features import FaceAnalyzer
+from models.live import CALIBRATED, PRIOR, TRAINED, predictor_state
+from models.predictor import load_predictor
 from realtime.camera import Camera, parse_camera_spec
 from realtime.dashboard import theme
 from realtime.dashboard.camera_panel import CameraPanel
@@ -20,7 +22,7 @@ from realtime.dashboard.health_panel import HealthPanel
 from realtime.face_worker import FaceWorker
 from realtime.recorder import RecorderStatus
 from realtime.ring_buffer import RingBuffer
-from realtime.status import PipelineStatus, StreamStatus
+from realtime.status import PipelineStatus, StreamStatus, format_status
 from tests.waiting import wait_for
 
 
@@ -111,3 +113,46 @@ def test_health_panel_figures_and_alarms(qtbot) -> None:
     assert panel.values["dashboard"].text() == "12 frames/s · 3 predictions not drawn"
     panel.update_health(status(recorder=None), "cpu", 30.0, 0)
     assert panel.values["recording"].text() == "off"
+
+
+def test_face_prior_is_an_uncalibrated_prior_not_trained(qtbot) -> None:
+    """The face prior has never been scored on labelled valence: an amber "uncalibrated prior", not the green
+    "trained" (nor the red UNTRAINED), in the health panel and in the headless status line."""
+    prior = load_predictor("face-prior", device="cpu")
+    s = status(model_id=prior.model_id, trained=prior.trained, model_state=predictor_state(prior))
+    assert not s.trained and s.state == PRIOR
+
+    panel = HealthPanel()
+    qtbot.addWidget(panel)
+    panel.setStyleSheet(theme.STYLE_SHEET)
+    panel.update_health(s, "cpu", 30.0, 0)
+    badge = panel.trained_badge
+    assert badge.text() == "uncalibrated prior" and badge.objectName() == "prior"
+    badge.adjustSize()
+    fill = badge.grab().toImage().pixelColor(badge.width() // 2, 2)  # above the text, inside the rounded box
+    assert fill == theme.colour(theme.WARN) and fill != theme.colour(theme.GOOD)
+
+    line = format_status(s)
+    assert "model face-prior@fixed (uncalibrated prior)" in line and "(untrained)" not in line
+
+    panel.update_health(status(), "cpu", 30.0, 0)  # a trained bundle
+    assert badge.text() == "trained" and badge.objectName() == "trained"
+    assert badge.grab().toImage().pixelColor(badge.width() // 2, 2) == theme.colour(theme.GOOD)
+    assert "model lfan@1a2b3c4d |" in format_status(status()) + " |"
+
+
+def test_a_prior_becomes_calibrated_only_once_its_bundle_says_it_was_scored(tmp_path) -> None:
+    from models import registry
+    from models.bundle import save_bundle
+
+    prior = registry.build("face-prior")
+    plain = save_bundle(prior, tmp_path, "plain", trained=True, provenance={"dataset": "none", "metrics": {}})
+    assert load_predictor(str(plain), device="cpu").state == PRIOR  # "trained" in the manifest is not enough
+    scored = save_bundle(prior, tmp_path, "scored", trained=False,
+                         provenance={"scored_on": {"dataset": "calibration", "sessions": ["s1.h5"]},
+                                     "metrics": {"valence_ccc": 0.21}})
+    p = load_predictor(str(scored), device="cpu")
+    assert p.state == CALIBRATED and not p.trained
+    s = status(model_id=p.model_id, trained=p.trained, model_state=predictor_state(p))
+    assert f"model {p.model_id} (calibrated)" in format_status(s)
+    assert predictor_state(load_predictor("tcn-eeg", device="cpu")) == "untrained" != TRAINED

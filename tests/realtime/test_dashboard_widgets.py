@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
+from models.live import PRIOR, UNTRAINED
+from models.predictor import load_predictor
 from realtime.dashboard import theme
 from realtime.dashboard.bridge import PredictionBridge
 from realtime.dashboard.camera_panel import CameraPanel
@@ -88,6 +90,34 @@ def test_untrained_and_missing_target_are_said(qtbot) -> None:
     plane.update_from(preds, preds[-1].time)
     assert panel.valence.readout.textItem.toPlainText() == "not run: eeg unavailable"
     assert plane.status.textItem.toPlainText() == "not run: eeg unavailable"
+
+
+def test_face_prior_is_labelled_an_uncalibrated_prior_in_amber_not_trained(qtbot) -> None:
+    prior = load_predictor("face-prior", device="cpu")
+    assert not prior.trained and prior.state == PRIOR
+    panel = TracesPanel(seconds=10.0)
+    plane = VAPlane()
+    qtbot.addWidget(panel)
+    qtbot.addWidget(plane)
+    preds = make_predictions(8, trained=prior.trained, model_state=prior.state)
+    panel.update_from(preds, preds[-1].time)
+    plane.update_from(preds, preds[-1].time)
+    for badge in (panel.valence.badge, panel.arousal.badge, plane.badge):
+        assert badge.isVisible() and badge.textItem.toPlainText() == "uncalibrated prior"
+        assert badge.fill.color() == theme.colour(theme.WARN)
+        assert badge.fill.color() not in (theme.colour(theme.GOOD), theme.colour(theme.BAD))
+
+    untrained = make_predictions(8, trained=False, model_state=UNTRAINED)  # a swap to an untrained network
+    panel.update_from(untrained, untrained[-1].time)
+    plane.update_from(untrained, untrained[-1].time)
+    for badge in (panel.valence.badge, plane.badge):
+        assert badge.isVisible() and badge.textItem.toPlainText() == "UNTRAINED"
+        assert badge.fill.color() == theme.colour(theme.BAD)
+
+    trained = make_predictions(8)  # a trained bundle: nothing to warn about on the plots
+    panel.update_from(trained, trained[-1].time)
+    plane.update_from(trained, trained[-1].time)
+    assert not panel.valence.badge.isVisible() and not plane.badge.isVisible()
 
 
 def test_va_plane_current_point_and_fading_trail(qtbot) -> None:

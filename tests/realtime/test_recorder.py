@@ -15,8 +15,8 @@ from realtime.session_file import read_session
 
 
 def prediction(t: float, model_id: str = "face-prior@fixed") -> Prediction:
-    return Prediction(time=t, published=t + 0.01, valence=0.1 * t, arousal=-0.1, model_id=model_id, trained=True,
-                      available={"eeg": True, "expression": False})
+    return Prediction(time=t, published=t + 0.01, valence=0.1 * t, arousal=-0.1, model_id=model_id, trained=False,
+                      available={"eeg": True, "expression": False}, model_state="uncalibrated prior")
 
 
 def test_session_file_is_readable_while_recording_and_complete_after(tmp_path):
@@ -41,6 +41,7 @@ def test_session_file_is_readable_while_recording_and_complete_after(tmp_path):
     np.testing.assert_array_equal(s.streams["eeg"].data[:, 0], np.repeat(np.arange(4), 256))
     np.testing.assert_array_equal(s.streams["expression"].timestamps, [0.5, 1.5, 2.5, 3.5])
     assert list(s.predictions["model_id"]) == ["m0", "m1", "m0", "m1"]
+    assert not s.predictions["trained"].any() and list(s.predictions["model_state"]) == ["uncalibrated prior"] * 4
     np.testing.assert_allclose(s.predictions["valence"], [0, 0.1, 0.2, 0.3])
     assert s.predictions["available_eeg"].all() and not s.predictions["available_expression"].any()
     assert s.markers == [(1.25, "stimulus onset")]

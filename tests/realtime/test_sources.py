@@ -106,7 +106,8 @@ def test_demo_camera_feeds_the_face_prior_beside_the_eeg(tmp_path, lsl_name):
                             app_name=lsl_name, record=str(path))
     status = run_pipeline(config, None, seconds=8.0)
 
-    assert status.model_id == "face-prior@fixed" and status.trained and not status.model_problem
+    assert status.model_id == "face-prior@fixed" and not status.model_problem
+    assert not status.trained and status.state == "uncalibrated prior"  # a fixed map, never scored on ratings
     assert status.face_fps > 0 and not status.camera_problem
     session = read_session(path)
     assert len(session.streams["expression"].data) > 0 and session.streams["face"].data.shape[1] == 128
@@ -115,3 +116,4 @@ def test_demo_camera_feeds_the_face_prior_beside_the_eeg(tmp_path, lsl_name):
     assert used_face.any() and np.isfinite(preds["valence"][used_face]).any()
     assert np.isfinite(preds["face_valence"][used_face]).all()
     assert not np.isfinite(preds["face_valence"][~used_face]).any()  # no face, no estimate: never a silent zero
+    assert not preds["trained"].any() and set(preds["model_state"]) == {"uncalibrated prior"}
