@@ -10,7 +10,8 @@ the same function offline training uses.
 
 Outputs: binary logits -> probability of "high" p -> value 2p - 1, confidence = max(p, 1 - p)
 averaged over targets; multiclass logits (e.g. SEED-V's five emotions) -> class probabilities;
-per-step continuous outputs -> the last step (the causal window ends now). A missing, stale or
+per-step continuous outputs -> the last step (the causal window ends now), clipped to -1..1 (a linear
+output such as the LSTM baseline's can overshoot the scale). A missing, stale or
 too sparse modality raises MissingModality; no zeros are invented. A gap-aware input (not
 required, ``models.gaps``) that is missing gets NaN rows, which the model itself reads as missing.
 
@@ -143,7 +144,7 @@ class NetworkPredictor(Predictor):
                     values[target] = float(2.0 * p[-1] - 1.0)
                 confidences.append(float(p.max()))
             else:
-                values[target] = float(y[-1] if y.ndim else y)
+                values[target] = float(np.clip(y[-1] if y.ndim else y, -1.0, 1.0))  # linear heads (LSTM) may overshoot
         weights = out.get("modality_weights")
         if weights is not None and weights.ndim == 2:
             weights = weights[-1]
