@@ -3,7 +3,8 @@
 The thesis's way for continuous targets: every window's per-step outputs are put back at their
 steps in the trial and averaged where windows overlap; metrics are then computed per trial and
 averaged per subject. For classification, a trial's probability is the mean over its windows.
-Bootstrap intervals resample subjects (the independent units), not windows.
+Bootstrap intervals resample subjects (the independent units), not windows, and are expanded for
+small numbers of subjects (``bootstrap_ci``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy.stats import binom
+from scipy.stats import binom, norm
+from scipy.stats import t as student_t
 
 
 def restore_steps(outputs: Sequence[np.ndarray], starts: Sequence[int], n_steps: int) -> np.ndarray:
@@ -38,13 +40,18 @@ def mean_std(values: Sequence[float]) -> dict[str, float]:
 
 def bootstrap_ci(values: Sequence[float], n_boot: int = 2000, level: float = 0.95, seed: int = 0,
                  statistic: Callable[[np.ndarray], float] = np.mean) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``statistic`` over independent units (e.g. per-subject scores)."""
+    """Expanded percentile bootstrap interval of ``statistic`` over independent units (e.g. per-subject scores).
+
+    The plain percentile interval covers too little with few units (about 79 % for a nominal 95 % with 4
+    subjects, 88 % with 8, 93 % with 16); the expanded one (Hesterberg 2015) takes the bootstrap quantiles
+    at Phi(sqrt(n / (n - 1)) t_{n-1}(alpha)) instead of alpha, which restores the coverage of a t interval.
+    """
     v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
     if v.size < 2:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     draws = np.array([statistic(v[rng.integers(0, v.size, v.size)]) for _ in range(n_boot)])
-    alpha = (1 - level) / 2
+    alpha = float(norm.cdf(np.sqrt(v.size / (v.size - 1)) * student_t.ppf((1 - level) / 2, v.size - 1)))
     return (float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha)))
 
 

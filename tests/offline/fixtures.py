@@ -205,9 +205,27 @@ def write_session_xml(path: Path, session_id: int, subject: int, valence: int | 
     )
 
 
+def smooth_trace(n: int, rng: np.random.Generator, sigma: float = 6.0, scale: float = 0.6) -> np.ndarray:
+    """Low-pass filtered white noise squashed into -1..1: a valence-like trace, different for every draw.
+
+    The filter (Gaussian, ``sigma`` steps) is scaled to keep unit variance before ``tanh(scale * .)``, so
+    traces wander slowly around 0 with trial-to-trial differences in level, as real annotations do."""
+    from scipy.ndimage import gaussian_filter1d
+
+    noise = gaussian_filter1d(rng.normal(0.0, 1.0, n), sigma, mode="nearest")
+    return np.tanh(scale * noise * np.sqrt(2.0 * np.sqrt(np.pi) * sigma))
+
+
 def write_mahnob_features(root: Path, participants: tuple[int, ...] = (2, 3, 5, 6), n_trials: int = 4,
-                          steps: tuple[int, int] = (120, 200), planted: bool = True, seed: int = 3) -> Path:
-    """``lable_continous_Mahnob.mat`` + ``Features/P{p}-features-resamp4hz-trial-{s}.mat`` (4 Hz, target 2x label)."""
+                          steps: tuple[int, int] = (120, 200), planted: bool = True, seed: int = 3,
+                          traces: str = "sine") -> Path:
+    """``lable_continous_Mahnob.mat`` + ``Features/P{p}-features-resamp4hz-trial-{s}.mat`` (4 Hz, target 2x label).
+
+    ``traces``: "sine" (a slow sinusoid of random period and phase per trial) or "smooth" (``smooth_trace``:
+    low-pass filtered noise, different per trial). Either way the features are noise unless ``planted``.
+    """
+    if traces not in ("sine", "smooth"):
+        raise ValueError(f"traces must be 'sine' or 'smooth', got {traces!r}")
     rng = np.random.default_rng(seed)
     (root / "Features").mkdir(parents=True, exist_ok=True)
     included, labels = [], []
@@ -216,7 +234,10 @@ def write_mahnob_features(root: Path, participants: tuple[int, ...] = (2, 3, 5, 
             section = 2 * (k + 1)
             T = int(rng.integers(*steps))
             t = np.arange(T) / 4.0
-            trace = 0.4 * np.sin(2 * np.pi * t / rng.uniform(20, 40) + rng.uniform(0, 6)) + rng.normal(0, 0.02, T)
+            if traces == "smooth":
+                trace = smooth_trace(T, rng)
+            else:
+                trace = 0.4 * np.sin(2 * np.pi * t / rng.uniform(20, 40) + rng.uniform(0, 6)) + rng.normal(0, 0.02, T)
             feats = {
                 "target": (2 * trace)[None, :].astype(np.float32),
                 "eeg_band_feats_full": rng.normal(0, 1, (T, 128)).astype(np.float32),

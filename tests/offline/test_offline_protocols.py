@@ -59,6 +59,7 @@ def test_no_trial_or_subject_on_two_sides_for_any_protocol(tmp_path: Path) -> No
     strata = [int(t.ratings["valence"] >= 5) for t in deap]
     for protocol, kwargs in (("loso", {}), ("kfold", {"k": 3}), ("holdout", {"test_subjects": ["s02", "s04"]})):
         folds = make_folds(protocol, deap, strata, **kwargs)
+        assert folds and all(fold.train and fold.val and fold.test for fold in folds), protocol
         for fold in folds:
             train, val, test = ({deap[i].key for i in side} for side in (fold.train, fold.val, fold.test))
             assert not (train & val or train & test or val & test), fold.name
@@ -71,6 +72,8 @@ def test_no_trial_or_subject_on_two_sides_for_any_protocol(tmp_path: Path) -> No
         tested = sorted(deap[i].key for f in folds for i in f.test)
         if protocol != "holdout":
             assert tested == sorted(t.key for t in deap), "every trial is tested exactly once"
+        else:
+            assert tested == sorted(t.key for t in deap if t.subject in ("s02", "s04"))
     folds = make_folds("seedv-blocks", seedv, [0] * len(seedv))
     assert len(folds) == 6
     for fold in folds:
@@ -102,6 +105,7 @@ def test_independent_labels_give_chance(null_deap: Path, face_cache: Path, tmp_p
     extra = ["--test-subjects", "s01", "s02", "s03"] if protocol == "holdout" else []
     metrics = _train(null_deap, tmp_path / protocol, protocol, face_cache, "--no-final", *extra)
     pooled = metrics["targets"]["valence"]["summary"]["pooled_trials"]
+    assert pooled["n"] == (3 if protocol == "holdout" else 6) * 10, "every test trial is scored once"
     lo, hi = chance_interval(pooled["n"], 0.5)
     assert (lo, hi) == tuple(metrics["targets"]["valence"]["summary"]["chance_interval_95"])
     assert lo <= pooled["accuracy"] <= hi, f"{protocol}: accuracy {pooled['accuracy']:.3f} outside chance [{lo}, {hi}]"

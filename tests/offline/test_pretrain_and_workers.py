@@ -56,4 +56,5 @@ def test_pretrained_start_is_a_candidate_and_workers_do_not_change_results(tmp_p
         assert other["trials"] == result["trials"]
         np.testing.assert_allclose(other["val_score"], result["val_score"], rtol=1e-6)
         ccc = [[t["ccc"] for t in r["scores"]["targets"]["valence"]["trials"]] for r in (result, other)]
+        assert len(ccc[0]) == 2, "both test trials of the fold are scored"
         np.testing.assert_allclose(ccc[1], ccc[0], rtol=1e-6)
