@@ -23,7 +23,8 @@ equals the leader's regressor exactly (follower columns zero). Trained that way 
 only where the followers help on validation data.
 
 Registered as "lfan": face embedding (leader, TCN 256, 256, 128, 128) + EEG band power
-(TCN 128, 128), 96 steps at 4 Hz.
+(TCN 128, 128), 96 steps at 4 Hz; and "lfan-gaps", the same with a gap-aware face branch
+(``models.gaps``, ``gap_dropout`` 0.5; our design), which keeps predicting when the face is lost.
 """
 
 from __future__ import annotations
@@ -166,4 +167,19 @@ register(
         "eeg_channels": list(DEAP_CHANNELS),
     },
     "LFAN: face (leader) + EEG band power TCNs with leader-follower attentive fusion, continuous valence",
+)(LFAN)
+register(
+    "lfan-gaps",
+    {
+        "branches": {
+            "face": {"features": "frames", "feature_dim": FER_EMBEDDING_DIM, "channels": [256, 256, 128, 128],
+                     "gaps": True},
+            "eeg": {"features": "band_power", "channels": [128, 128]},
+        },
+        "leader": "face",
+        "eeg_channels": list(DEAP_CHANNELS),
+        "gap_dropout": 0.5,
+    },
+    "LFAN whose face branch reads a lost face as missing (presence channel, trained with bursts of it): keeps "
+    "predicting from EEG when the face is gone",
 )(LFAN)

@@ -91,4 +91,4 @@ def test_report_is_rebuilt_from_the_run_folder(trained_run: tuple[Path, Path, Pa
     main(["report", str(out)])
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_folds"] == 1 and metrics["folds"][0]["test_subjects"] == ["s03"]
-    assert "valence (per subject, n=1)" in capsys.readouterr().out
+    assert "valence: mean +/- std over subjects [bootstrap 95 % interval], n=1" in capsys.readouterr().out

@@ -85,3 +85,19 @@ def test_fusion_models_run_live_untrained_on_the_synthetic_board_and_demo_camera
                 assert 4 <= n <= 4 * seconds + 2 and f["frames/data"].shape[0] == n
             else:
                 assert "frames" not in f
+
+
+def test_gap_aware_fusion_keeps_predicting_live_without_a_face(tmp_path, lsl_name):
+    """lfan-gaps with no camera at all: every face step is missing and the model still predicts from EEG (plain
+    LFAN needs the face and gives no value without one)."""
+    path = tmp_path / "gaps.h5"
+    rc, err, lines, seconds = _run_until_valence(
+        ["--eeg", "brainflow:synthetic", "--cam", "none", "--model", "lfan-gaps", "--no-gui", "--lsl-loopback",
+         "--record", str(path), "--name", f"{lsl_name}-gaps"], lines_with_valence=3, limit=240)
+    assert rc == 0, err
+    assert sum(bool(re.search(r"\bV=[+-]\d", line)) for line in lines) >= 3, \
+        f"lfan-gaps showed no valence within {seconds:.0f} s without a face; last status: {lines[-1:]}"
+    predictions = read_session(path).predictions
+    ran = np.isfinite(predictions["valence"])
+    assert ran.sum() >= 4 and set(predictions["model_id"]) == {"lfan-gaps@untrained"}
+    assert "available_face" not in predictions, "no camera: no face stream recorded"
