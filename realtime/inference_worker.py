@@ -26,6 +26,9 @@ from models.transforms import MissingModality, get_transform
 from realtime.live_stream import LiveStream
 from realtime.prediction import Prediction
 
+#: Share by which a stream's true rate may fall short of its nominal one (amplifier clocks drift; BrainFlow's
+#: synthetic board delivers about 249 of its nominal 250 samples per second).
+CLOCK_TOLERANCE = 0.02
 #: Fraction of a regular stream's expected samples a window must hold to be used.
 MIN_COVERAGE = 0.9
 #: Seconds of EEG used for the displayed band power, and of expressions averaged for the face prior.
@@ -103,7 +106,9 @@ class InferenceWorker:
         if now - newest > stream.stale_after:
             return f"stale: newest sample {now - newest:.1f} s old"
         margin = 2.0 / stream.rate if stream.rate > 0 else 0.0  # so rounding never leaves a window one sample short
-        data, ts = stream.buffer.read(t_end, seconds + margin)
+        # A device whose clock runs a little slow delivers fewer samples per second than its nominal rate: read a
+        # little more than the transform needs (it uses the newest samples only).
+        data, ts = stream.buffer.read(t_end, seconds * (1 + CLOCK_TOLERANCE) + margin)
         if len(ts) == 0:
             return f"no samples in the last {seconds:g} s"
         if stream.rate > 0 and len(ts) < MIN_COVERAGE * seconds * stream.rate:
