@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--modality", default="face")
     g.add_argument("--fraction", type=float, default=0.3, help="share of each test trial's steps lost (default 0.3)")
     g.add_argument("--seed", type=int, default=0, help="which bursts (the same seed gives every run the same ones)")
+    g.add_argument("--burst-seconds", type=float, nargs=2, default=[2.0, 10.0], metavar=("SHORTEST", "LONGEST"),
+                   help="burst lengths, uniform between the two (default 2 10)")
     d = sub.add_parser("deploy", help="copy a run's model bundle atomically into the live app's model folder")
     d.add_argument("run")
     d.add_argument("--to", required=True, help="target folder (the live app's --model DIR / hot-swap folder)")
@@ -124,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "gaps":
         from offline.gaps import evaluate_with_gaps
 
-        print(_headline(evaluate_with_gaps(args.run, args.out, args.modality, args.fraction, args.seed)))
+        print(_headline(evaluate_with_gaps(args.run, args.out, args.modality, args.fraction, args.seed,
+                                           tuple(args.burst_seconds))))
     elif args.command == "deploy":
         from offline.export import deploy
 

@@ -31,20 +31,24 @@ from offline.training import predict
 from offline.trials import Signal, Trial
 from offline.windowing import make_windows
 
-#: Burst lengths in seconds (uniform): a glance away to a face lost for a while.
+#: Default burst lengths in seconds (uniform): a glance away to a face lost for a while.
 BURST_SECONDS = (2.0, 10.0)
 
 
-def burst_steps(key: str, n_steps: int, rate: float, fraction: float, seed: int = 0) -> np.ndarray:
-    """(n_steps,) True in bursts covering ``round(fraction * n_steps)`` steps; a function of key, length and seed."""
+def burst_steps(key: str, n_steps: int, rate: float, fraction: float, seed: int = 0,
+                burst_seconds: tuple[float, float] = BURST_SECONDS) -> np.ndarray:
+    """(n_steps,) True in bursts covering ``round(fraction * n_steps)`` steps, each ``burst_seconds`` long (uniform,
+    the last one cut to the share); a function of key, length, seed and burst lengths only."""
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"the lost share must be in [0, 1), got {fraction}")
+    if not 0 < burst_seconds[0] <= burst_seconds[1]:
+        raise ValueError(f"burst lengths must be 0 < shortest <= longest, got {burst_seconds}")
     digest = hashlib.sha256(f"{seed}:{key}:{n_steps}".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
     lost = np.zeros(n_steps, dtype=bool)
     target = round(fraction * n_steps)
     while lost.sum() < target:
-        length = min(int(rng.uniform(*BURST_SECONDS) * rate), target - int(lost.sum()))
+        length = min(max(1, int(rng.uniform(*burst_seconds) * rate)), target - int(lost.sum()))
         free = np.flatnonzero(~lost)
         start = int(rng.choice(free))
         stop = start
@@ -64,12 +68,13 @@ def _hold(data: np.ndarray, lost: np.ndarray) -> np.ndarray:
     return data[source]
 
 
-def with_gaps(trial: Trial, modality: str, fraction: float, seed: int, gap_aware: bool) -> Trial:
+def with_gaps(trial: Trial, modality: str, fraction: float, seed: int, gap_aware: bool,
+              burst_seconds: tuple[float, float] = BURST_SECONDS) -> Trial:
     """``trial`` with ``modality`` lost in its bursts: NaN rows (gap-aware) or the last observed row held."""
     signal = trial.signals[modality]
     if signal.timestamps is not None:
         raise ValueError(f"{modality} of {trial.key} is irregular frames; gaps are cut on regular feature rows")
-    lost = burst_steps(trial.key, signal.data.shape[0], signal.rate, fraction, seed)
+    lost = burst_steps(trial.key, signal.data.shape[0], signal.rate, fraction, seed, burst_seconds)
     data = signal.data.astype(np.float32).copy()
     if gap_aware:
         data[lost] = np.nan
@@ -79,7 +84,7 @@ def with_gaps(trial: Trial, modality: str, fraction: float, seed: int, gap_aware
 
 
 def _fold_scores(run: Path, fold: str, result: dict[str, Any], trials: list[Trial], modality: str, fraction: float,
-                 seed: int, hop: float) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+                 seed: int, hop: float, burst_seconds: tuple[float, float]) -> tuple[dict[str, Any], dict]:
     bundle = load_bundle(run / "folds" / fold / "model")
     if modality not in bundle.spec.inputs:
         raise ValueError(f"{run}: {bundle.spec.architecture} does not read {modality}")
@@ -88,7 +93,7 @@ def _fold_scores(run: Path, fold: str, result: dict[str, Any], trials: list[Tria
     test = [index[key] for key in result["trials"]["test"]]
     damaged = list(trials)
     for i in test:
-        damaged[i] = with_gaps(trials[i], modality, fraction, seed, gap_aware)
+        damaged[i] = with_gaps(trials[i], modality, fraction, seed, gap_aware, burst_seconds)
     ws = make_windows(damaged, test, bundle.spec, hop)
     inputs = {m: normalise(v, bundle.normalisation[m]).astype(np.float32) for m, v in ws.inputs.items()}
     if not gap_aware:  # a trial with nothing of the modality: rows at the training mean
@@ -102,7 +107,7 @@ def _fold_scores(run: Path, fold: str, result: dict[str, Any], trials: list[Tria
 
 
 def evaluate_with_gaps(run: str | Path, out: str | Path, modality: str = "face", fraction: float = 0.3,
-                       seed: int = 0) -> dict[str, Any]:
+                       seed: int = 0, burst_seconds: tuple[float, float] = BURST_SECONDS) -> dict[str, Any]:
     """Re-test every finished fold of ``run`` with ``modality`` lost in bursts; write and report the run ``out``."""
     run, out = Path(run), Path(out)
     if out.exists():
@@ -114,13 +119,13 @@ def evaluate_with_gaps(run: str | Path, out: str | Path, modality: str = "face",
     shutil.rmtree(tmp, ignore_errors=True)
     for fold, result in results.items():
         scores, arrays = _fold_scores(run, fold, result, trials, modality, fraction, seed,
-                                      config["train"]["hop_seconds"])
+                                      config["train"]["hop_seconds"], burst_seconds)
         folder = tmp / "folds" / fold
         folder.mkdir(parents=True)
         np.savez_compressed(folder / "predictions.npz", **arrays)
         (folder / "result.json").write_text(json.dumps({**result, "scores": scores}, indent=1, default=float))
     gaps = {"from": str(run), "modality": modality, "fraction": fraction, "seed": seed,
-            "burst_seconds": list(BURST_SECONDS)}
+            "burst_seconds": list(burst_seconds)}
     (tmp / "config.json").write_text(json.dumps({**config, "gaps": gaps}, indent=1, default=float))
     tmp.rename(out)
     metrics = write_report(out)

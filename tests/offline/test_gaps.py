@@ -34,6 +34,8 @@ def test_bursts_cover_the_share_asked_and_depend_only_on_trial_and_seed() -> Non
     starts = np.flatnonzero(np.diff(lost.astype(int)) == 1)
     assert 3 <= starts.size + lost[0] <= 15, "bursts of 2-10 s, not scattered single steps"
     assert not burst_steps("x", 50, 4.0, 0.0).any()
+    long = burst_steps("P02/04", 400, 4.0, 0.3, seed=0, burst_seconds=(20.0, 30.0))
+    assert long.sum() == 120 and np.flatnonzero(np.diff(long.astype(int)) == 1).size + long[0] <= 2
     with pytest.raises(ValueError, match="lost share"):
         burst_steps("x", 50, 4.0, 1.0)
 
@@ -102,9 +104,11 @@ def test_a_run_retested_with_gaps_is_a_run_that_compare_reads(runs: tuple[Path, 
     for metric in ("ccc_subject", "ccc_trial"):  # nothing lost: the run's own scores
         assert same["per_subject"][metric]["mean"] == pytest.approx(original["per_subject"][metric]["mean"], abs=1e-5)
     for run, name in ((lfan, "lfan30"), (face, "face30")):
-        assert main(["gaps", str(run), "--out", str(tmp_path / name), "--fraction", "0.3", "--seed", "3"]) == 0
+        assert main(["gaps", str(run), "--out", str(tmp_path / name), "--fraction", "0.3", "--seed", "3",
+                     "--burst-seconds", "2", "5"]) == 0
     metrics = json.loads((tmp_path / "lfan30" / "metrics.json").read_text())
-    assert metrics["gaps"]["fraction"] == 0.3 and metrics["n_folds"] == 3
+    assert metrics["gaps"]["fraction"] == 0.3 and metrics["gaps"]["burst_seconds"] == [2.0, 5.0]
+    assert metrics["n_folds"] == 3
     assert np.isfinite(metrics["targets"]["valence"]["summary"]["per_subject"]["ccc_subject"]["mean"])
     for name in ("lfan30", "face30"):
         with np.load(tmp_path / name / "folds" / "P02" / "predictions.npz") as z:
