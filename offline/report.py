@@ -89,6 +89,7 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
         metrics["selection"] = config["selection"]
     for target, kind in config["model"]["targets"].items():
         metrics["targets"][target], rows = _summarise_target(target, kind, results)
+        metrics["targets"][target]["subjects"] = rows
         _write_csv(run_dir / f"subjects_{target}.csv", rows)
         _plots(run_dir, target, kind, rows, metrics["targets"][target], results)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))

@@ -100,7 +100,10 @@ def test_a_run_retested_with_gaps_is_a_run_that_compare_reads(runs: tuple[Path, 
     _, lfan, face = runs
     main(["gaps", str(lfan), "--out", str(tmp_path / "lfan0"), "--fraction", "0"])
     same = json.loads((tmp_path / "lfan0" / "metrics.json").read_text())["targets"]["valence"]["summary"]
-    original = json.loads((lfan / "metrics.json").read_text())["targets"]["valence"]["summary"]
+    report = json.loads((lfan / "metrics.json").read_text())["targets"]["valence"]
+    original = report["summary"]
+    assert [r["subject"] for r in report["subjects"]] == ["P02", "P03", "P05"]
+    assert all(np.isfinite(r["ccc_subject"]) and np.isfinite(r["ccc_trial"]) for r in report["subjects"])
     for metric in ("ccc_subject", "ccc_trial"):  # nothing lost: the run's own scores
         assert same["per_subject"][metric]["mean"] == pytest.approx(original["per_subject"][metric]["mean"], abs=1e-5)
     for run, name in ((lfan, "lfan30"), (face, "face30")):
