@@ -125,7 +125,18 @@ def test_dashboard_shows_live_data_and_costs_none(qtbot, counter_sender, lsl_nam
         qtbot.waitUntil(lambda: "checkpoint not loaded" in controls.message.text(), timeout=20_000)
         assert "broken.json" in controls.message.text() and pipeline.predictor.model_id == "stalignnet@untrained"
         window.load_checkpoint("face-prior")
-        qtbot.waitUntil(lambda: pipeline.predictor.model_id == "face-prior@fixed", timeout=20_000)
+
+        def face_prior_running() -> bool:
+            """True once swapped in; a refusal (a loaded machine's face worker had no full 1 s of expressions for
+            the trial run: the product's right answer) is retried, as a user would click again."""
+            if pipeline.predictor.model_id == "face-prior@fixed":
+                return True
+            if "not loaded" in controls.message.text() and "broken.json" not in controls.message.text():
+                controls.message.clear()
+                window.load_checkpoint("face-prior")
+            return False
+
+        qtbot.waitUntil(face_prior_running, timeout=90_000)
         qtbot.waitUntil(lambda: "now running face-prior@fixed" in controls.message.text()
                         and controls.rollback.isEnabled(), timeout=5_000)
         qtbot.mouseClick(controls.rollback, QtCore.Qt.MouseButton.LeftButton)
