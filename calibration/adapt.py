@@ -40,7 +40,7 @@ from models.channels import channel_map
 from models.contracts import EEG
 from models.live import IncompatibleStreams
 from models.spec import ModelSpec
-from models.transforms import MissingModality, fit_normalisation, get_transform, normalise
+from models.transforms import MissingModality, fit_normalisation, get_transform
 from offline.config import TrainConfig
 from offline.trials import Signal
 from offline.windowing import WindowSet, cut_trial, is_classification, make_windows
@@ -162,11 +162,6 @@ def subject_normalisation(base: Base, spec: ModelSpec, blocks: list[SessionBlock
     return stats, origin
 
 
-def _normalised(ws: WindowSet, stats: dict[str, dict[str, list[float]]]) -> WindowSet:
-    return WindowSet({m: normalise(v, stats[m]).astype(np.float32) for m, v in ws.inputs.items()}, ws.targets,
-                     ws.trial, ws.start_step)
-
-
 def finetune(model: EmotionModel, ws: WindowSet, settings: AdaptSettings) -> list[float]:
     """Train the layers ``settings.layers`` picks on ``ws``; returns the mean training loss per epoch."""
     from offline.training import compute_loss
@@ -230,10 +225,9 @@ def teach(blocks: list[SessionBlock], manifest: Path, targets: dict[str, str], h
     taught = []
     for block in blocks:
         try:
-            ws = make_windows([block.trial], [0], teacher.spec, hop)
+            ws = make_windows([block.trial], [0], teacher.spec, hop).normalised(teacher.normalisation)
         except (KeyError, ValueError, MissingModality):
             continue
-        ws.inputs = {m: normalise(v, teacher.normalisation[m]).astype(np.float32) for m, v in ws.inputs.items()}
         out = predict(teacher.model, ws, torch.device("cpu"), amp=False)
         traces = dict(block.trial.traces)
         for target in targets:
@@ -278,7 +272,7 @@ def adapt(subject: str, sessions: list[Path], base: Base, out_dir: str | Path, s
         if len(labelled) < 2:
             raise AdaptationError(f"{settings.mode} needs at least two labelled blocks, the sessions give "
                                   f"{len(labelled)} ({'SAM ratings' if labels == 'ratings' else 'face traces'})")
-        ws = _normalised(_windows(labelled, spec, settings.hop_seconds), stats)
+        ws = _windows(labelled, spec, settings.hop_seconds).normalised(stats)
         n_windows = len(ws)
         history = finetune(base.model, ws, settings)
         if not all(math.isfinite(x) for x in history):

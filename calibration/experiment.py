@@ -32,7 +32,7 @@ import torch
 
 from calibration.adapt import AdaptSettings, finetune
 from models import registry
-from models.transforms import fit_normalisation, normalise
+from models.transforms import fit_normalisation
 from offline import datasets
 from offline.config import paper_defaults, parse_overrides
 from offline.evaluation import REG_METRICS, evaluate, validation_score
@@ -44,11 +44,6 @@ from offline.windowing import WindowSet, make_windows
 CONDITIONS = ("base", "subject-norm", "finetune-head", "finetune-last2")
 METRICS = REG_METRICS
 ADAPT_HOP_SECONDS = 2.0  # adaptation windows overlap more: the subject's few trials give more windows
-
-
-def _normalised(ws: WindowSet, stats: dict[str, dict[str, list[float]]]) -> WindowSet:
-    return WindowSet({m: normalise(v, stats[m]).astype(np.float32) for m, v in ws.inputs.items()}, ws.targets,
-                     ws.trial, ws.start_step)
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -104,20 +99,20 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
         val = windows.subset(np.isin(windows.trial, fold.val))
         stats = {m: fit_normalisation(v) for m, v in train.inputs.items()}  # training windows only
         model = registry.build(args.model, **overrides)
-        val_n = _normalised(val, stats)
-        result = fit(model, _normalised(train, stats), val_n, validation_score(trials, spec.targets)(val_n), cfg,
+        val_n = val.normalised(stats)
+        result = fit(model, train.normalised(stats), val_n, validation_score(trials, spec.targets)(val_n), cfg,
                      device, desc=fold.name)
         test = windows.subset(np.isin(windows.trial, eval_idx))
         adapt_ws = make_windows(trials, adapt_idx, spec, ADAPT_HOP_SECONDS)
         subject_stats = {m: fit_normalisation(v) for m, v in adapt_ws.inputs.items()}  # adaptation trials only
-        scores = {"base": _score(trials, _normalised(test, stats), model, device, fold.name),
-                  "subject-norm": _score(trials, _normalised(test, subject_stats), model, device, fold.name)}
+        scores = {"base": _score(trials, test.normalised(stats), model, device, fold.name),
+                  "subject-norm": _score(trials, test.normalised(subject_stats), model, device, fold.name)}
         for name, layers in (("finetune-head", "head"), ("finetune-last2", "last:2")):
             tuned = copy.deepcopy(model)
-            finetune(tuned, _normalised(adapt_ws, subject_stats), AdaptSettings(
+            finetune(tuned, adapt_ws.normalised(subject_stats), AdaptSettings(
                 mode="finetune", layers=layers, epochs=args.finetune_epochs, lr=args.finetune_lr,
                 batch_size=8, loss="ccc", seed=cfg.seed, device=str(device)))
-            scores[name] = _score(trials, _normalised(test, subject_stats), tuned, device, fold.name)
+            scores[name] = _score(trials, test.normalised(subject_stats), tuned, device, fold.name)
         record = {"subject": fold.name, "adapt_trials": [trials[i].trial for i in adapt_idx],
                   "eval_trials": [trials[i].trial for i in eval_idx], "adapt_windows": len(adapt_ws),
                   "base_best_epoch": result.best_epoch, "base_val_ccc": result.best_score, "scores": scores}

@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from models.bundle import load_bundle
-from models.transforms import normalise
 from offline import datasets
 from offline.evaluation import evaluate
 from offline.report import load_run, write_report
@@ -94,11 +93,9 @@ def _fold_scores(run: Path, fold: str, result: dict[str, Any], trials: list[Tria
     damaged = list(trials)
     for i in test:
         damaged[i] = with_gaps(trials[i], modality, fraction, seed, gap_aware, burst_seconds)
-    ws = make_windows(damaged, test, bundle.spec, hop)
-    inputs = {m: normalise(v, bundle.normalisation[m]).astype(np.float32) for m, v in ws.inputs.items()}
+    ws = make_windows(damaged, test, bundle.spec, hop).normalised(bundle.normalisation)
     if not gap_aware:  # a trial with nothing of the modality: rows at the training mean
-        inputs[modality] = np.nan_to_num(inputs[modality], nan=0.0)
-    ws.inputs = inputs
+        ws.inputs[modality] = np.nan_to_num(ws.inputs[modality], nan=0.0)
     predictions = predict(bundle.model, ws, torch.device("cpu"), amp=False)
     scores = evaluate(damaged, ws, predictions, bundle.spec.targets)
     arrays = {"trial": ws.trial, "start_step": ws.start_step, **{f"pred_{t}": v for t, v in predictions.items()},

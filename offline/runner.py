@@ -102,11 +102,6 @@ def _strata(trials: list[Trial], targets: dict[str, str]) -> list[int]:
     return [trial_class(tr, *first) if first else 0 for tr in trials]
 
 
-def _normalise_set(ws: WindowSet, stats: dict[str, dict[str, list[float]]]) -> WindowSet:
-    return WindowSet({m: normalise(v, stats[m]).astype(np.float32) for m, v in ws.inputs.items()}, ws.targets,
-                     ws.trial, ws.start_step)
-
-
 def _write_json(path: Path, obj: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1, default=float))
@@ -220,7 +215,7 @@ class Run:
         if not len(train) or not len(val):
             raise ValueError(f"fold {fold.name}: {len(train)} training and {len(val)} validation windows")
         stats = {m: fit_normalisation(v) for m, v in train.inputs.items()}  # training windows only
-        train, val = _normalise_set(train, stats), _normalise_set(val, stats)
+        train, val = train.normalised(stats), val.normalised(stats)
         model = registry.build(self.spec.model, **self.model_overrides)
         cfg = self.cfg if seed == self.cfg.seed else TrainConfig(**{**self.cfg.to_json(), "seed": seed})
         score = validation_score(self.trials, self.targets, cfg.val_metric)(val)
@@ -254,7 +249,7 @@ class Run:
         from offline.training import predict
 
         model, stats, result = self._fit(fold, self.cfg.seed + index, windows, folder)
-        test = _normalise_set(windows.subset(np.isin(windows.trial, fold.test)), stats)
+        test = windows.subset(np.isin(windows.trial, fold.test)).normalised(stats)
         predictions = predict(model, test, self.device, amp=self.cfg.amp)
         scores = evaluate(self.trials, test, predictions, self.targets)
         np.savez_compressed(folder / "predictions.npz", trial=test.trial, start_step=test.start_step,

@@ -15,7 +15,7 @@ import numpy as np
 
 from models.contracts import ModalityWindow
 from models.spec import ModelSpec
-from models.transforms import compute_features, get_transform, n_steps
+from models.transforms import compute_features, get_transform, n_steps, normalise
 from offline.trials import Trial
 
 #: A rating at or above this is "high" (DEAP and MAHNOB 1-9 scales); ModelSpec documents the same rule.
@@ -37,6 +37,11 @@ class WindowSet:
     def subset(self, mask: np.ndarray) -> WindowSet:
         return WindowSet({k: v[mask] for k, v in self.inputs.items()}, {k: v[mask] for k, v in self.targets.items()},
                          self.trial[mask], self.start_step[mask])
+
+    def normalised(self, stats: dict[str, dict[str, list[float]]]) -> WindowSet:
+        """The same windows with every input normalised by ``stats`` (per modality; ``models.transforms.normalise``)."""
+        return WindowSet({m: normalise(v, stats[m]).astype(np.float32) for m, v in self.inputs.items()}, self.targets,
+                         self.trial, self.start_step)
 
 
 def is_classification(kind: str) -> bool:
