@@ -1,4 +1,4 @@
-"""Command line of the offline side: ``python -m offline train|report|select|compare|gaps|deploy`` (see --help)."""
+"""Command line of the offline side: ``python -m offline train|report|select|stack|compare|gaps|deploy`` (--help)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ def _parser() -> argparse.ArgumentParser:
                                       "selection of settings; test scores are not read)")
     s.add_argument("runs", nargs="+", help="finished run folders with the same data, protocol and folds")
     s.add_argument("--out", required=True, help="new folder for the selection (reported like a run)")
+    k = sub.add_parser("stack", help="decision-level fusion of unimodal runs (e.g. tcn-face and tcn-eeg): per fold, "
+                                     "blend weights chosen on validation subjects only; reported like a run")
+    k.add_argument("runs", nargs="+", help="finished unimodal TCN runs with the same data, protocol and folds")
+    k.add_argument("--out", required=True, help="new folder for the stacked run")
+    k.add_argument("--metric", default="ccc_subject", choices=["ccc_subject", "ccc_trial"],
+                   help="validation score the weights maximise (default: the thesis's concatenated CCC)")
+    k.add_argument("--lost", default="auto", help="modality whose lost steps get their own weights, chosen on "
+                                                  "validation trials with it lost in bursts (auto: face; none)")
+    k.add_argument("--step", type=float, default=0.05, help="grid step of the weights (default 0.05)")
     c = sub.add_parser("compare", help="paired per-subject comparison of two runs on the same test trials (mean "
                                        "difference with a bootstrap interval, wins, Wilcoxon p)")
     c.add_argument("run_a")
@@ -116,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
         chosen = Counter(metrics["selection"]["chosen"].values())
         print(_headline(metrics))
         print("folds chosen: " + ", ".join(f"{run} {n}" for run, n in chosen.most_common()))
+    elif args.command == "stack":
+        from offline.stacking import stack
+
+        metrics = stack(args.runs, args.out, args.metric, None if args.lost == "none" else args.lost, args.step)
+        print(_headline(metrics))
+        for name in ("weights", "lost_weights"):
+            mean = metrics["stacking"][f"mean_{name}"]
+            print(f"mean {name.replace('_', ' ')} over folds: " + ", ".join(f"{m} {w:.2f}" for m, w in mean.items()))
     elif args.command == "compare":
         from offline.comparison import compare, format_comparison
 

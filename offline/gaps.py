@@ -26,6 +26,7 @@ from models.bundle import load_bundle
 from offline import datasets
 from offline.evaluation import evaluate
 from offline.report import load_run, write_report
+from offline.runner import standardise_per_subject
 from offline.training import predict
 from offline.trials import Signal, Trial
 from offline.windowing import make_windows
@@ -112,6 +113,8 @@ def evaluate_with_gaps(run: str | Path, out: str | Path, modality: str = "face",
     config, results = load_run(run)
     spec = config["run"]
     trials = datasets.read(spec["dataset"], spec["root"], **spec["dataset_options"])
+    if config["train"].get("normalise", "train") == "subject":  # as the run was trained and tested
+        trials = standardise_per_subject(trials, list(config["model"]["inputs"]))
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     for fold, result in results.items():

@@ -23,7 +23,7 @@ from offline.report import load_run, write_report
 SAME_DATA = ("dataset", "root", "protocol", "test_subjects", "dataset_options")
 
 
-def _check_same_folds(runs: list[Path], loaded: list[tuple[dict, dict]]) -> list[str]:
+def check_same_folds(runs: list[Path], loaded: list[tuple[dict, dict]]) -> list[str]:
     (config0, results0), run0 = loaded[0], runs[0]
     for run, (config, results) in zip(runs[1:], loaded[1:], strict=True):
         for key in SAME_DATA:
@@ -50,7 +50,7 @@ def select(runs: list[str | Path], out: str | Path) -> dict[str, Any]:
     if out.exists():
         raise FileExistsError(f"{out} exists; choose a new folder for the selection")
     loaded = [load_run(r) for r in runs]
-    folds = _check_same_folds(runs, loaded)
+    folds = check_same_folds(runs, loaded)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     chosen: dict[str, int] = {}
