@@ -16,11 +16,13 @@ import pytest
 import offline.runner
 from offline.__main__ import main
 from offline.splits import Fold
+from offline.stacking import stack
 from tests.offline.fixtures import write_mahnob_features
 
 PARTICIPANTS = tuple(range(1, 9))  # P01..P08: eight subjects, so intervals over subjects mean something
 HOLDOUT_TEST = ["P01", "P02", "P03", "P04"]
 BRANCHES = 'branches={"eeg":{"features":"precomputed","feature_dim":128}}'
+FACE_BRANCHES = 'branches={"face":{"features":"precomputed","feature_dim":38}}'
 #: One small configuration for the null, planted and leaky runs alike (about 5-30 s per run on one thread). On the
 #: CPU everywhere, so a host with a GPU computes the same numbers.
 SMALL_TCN = ["--model", "tcn-eeg", "--model-set", "channels=[8]", "--model-set", BRANCHES, "--set", "epochs=8",
@@ -47,9 +49,9 @@ def planted_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _data(tmp_path_factory.mktemp("continuous_planted"), planted=True)
 
 
-def _train(root: Path, out: Path, protocol: str) -> dict:
-    """Train with SMALL_TCN; returns the report's per-subject summary of valence."""
-    extra = ["--test-subjects", *HOLDOUT_TEST] if protocol == "holdout" else []
+def _train(root: Path, out: Path, protocol: str, *model: str) -> dict:
+    """Train with SMALL_TCN (``model``: other model arguments); returns the report's per-subject summary of valence."""
+    extra = [*model, *(["--test-subjects", *HOLDOUT_TEST] if protocol == "holdout" else [])]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         main(["train", "--dataset", "mahnob-features", "--root", str(root), "--protocol", protocol, "--out", str(out),
@@ -99,6 +101,15 @@ def test_planted_trace_is_tracked_across_subjects(planted_root: Path, tmp_path: 
     for metric in METRICS:
         s = _interval(per_subject, metric, len(PARTICIPANTS))
         assert s["ci95_low"] > 0.5, f"planted {metric}: mean {s['mean']:.3f}, CI low {s['ci95_low']:.3f}"
+
+
+def test_stacked_fusion_of_null_runs_gives_no_concordance(null_root: Path, tmp_path: Path) -> None:
+    """Decision-level fusion (``offline stack``) chooses its weights on validation subjects: chance as well."""
+    _train(null_root, tmp_path / "eeg", "loso")
+    _train(null_root, tmp_path / "face", "loso", "--model", "tcn-face", "--model-set", FACE_BRANCHES)
+    stack([tmp_path / "face", tmp_path / "eeg"], tmp_path / "fused")
+    per_subject = json.loads((tmp_path / "fused" / "metrics.json").read_text())["targets"]["valence"]["summary"]
+    assert null_failures(per_subject["per_subject"], len(PARTICIPANTS)) == []
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
