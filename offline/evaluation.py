@@ -12,6 +12,7 @@ Each trial record keeps its moment sums, so reports can concatenate trials acros
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,13 @@ def evaluate(trials: list[Trial], ws: WindowSet, predictions: dict[str, np.ndarr
         result["targets"][target] = {"kind": kind, "windows": windows, "trials": per_trial, "pooled": pooled,
                                      "subjects": subjects}
     return result
+
+
+def write_predictions(path: Path, ws: WindowSet, predictions: dict[str, np.ndarray]) -> None:
+    """A fold's test predictions file: each window's trial and start step, predictions and true values per target."""
+    np.savez_compressed(path, trial=ws.trial, start_step=ws.start_step,
+                        **{f"pred_{t}": v for t, v in predictions.items()},
+                        **{f"true_{t}": v for t, v in ws.targets.items()})
 
 
 def validation_score(trials: list[Trial], targets: dict[str, str], metric: str = "ccc_trial"):

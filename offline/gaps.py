@@ -23,13 +23,12 @@ import numpy as np
 import torch
 
 from models.bundle import load_bundle
-from offline import datasets
-from offline.evaluation import evaluate
+from offline.evaluation import evaluate, write_predictions
 from offline.report import load_run, write_report
-from offline.runner import standardise_per_subject
+from offline.runner import read_run_trials
 from offline.training import predict
 from offline.trials import Signal, Trial
-from offline.windowing import make_windows
+from offline.windowing import WindowSet, make_windows
 
 #: Default burst lengths in seconds (uniform): a glance away to a face lost for a while.
 BURST_SECONDS = (2.0, 10.0)
@@ -84,7 +83,8 @@ def with_gaps(trial: Trial, modality: str, fraction: float, seed: int, gap_aware
 
 
 def _fold_scores(run: Path, fold: str, result: dict[str, Any], trials: list[Trial], modality: str, fraction: float,
-                 seed: int, hop: float, burst_seconds: tuple[float, float]) -> tuple[dict[str, Any], dict]:
+                 seed: int, hop: float, burst_seconds: tuple[float, float]
+                 ) -> tuple[dict[str, Any], WindowSet, dict[str, np.ndarray]]:
     bundle = load_bundle(run / "folds" / fold / "model")
     if modality not in bundle.spec.inputs:
         raise ValueError(f"{run}: {bundle.spec.architecture} does not read {modality}")
@@ -99,9 +99,7 @@ def _fold_scores(run: Path, fold: str, result: dict[str, Any], trials: list[Tria
         ws.inputs[modality] = np.nan_to_num(ws.inputs[modality], nan=0.0)
     predictions = predict(bundle.model, ws, torch.device("cpu"), amp=False)
     scores = evaluate(damaged, ws, predictions, bundle.spec.targets)
-    arrays = {"trial": ws.trial, "start_step": ws.start_step, **{f"pred_{t}": v for t, v in predictions.items()},
-              **{f"true_{t}": v for t, v in ws.targets.items()}}
-    return scores, arrays
+    return scores, ws, predictions
 
 
 def evaluate_with_gaps(run: str | Path, out: str | Path, modality: str = "face", fraction: float = 0.3,
@@ -111,18 +109,15 @@ def evaluate_with_gaps(run: str | Path, out: str | Path, modality: str = "face",
     if out.exists():
         raise FileExistsError(f"{out} exists; choose a new folder")
     config, results = load_run(run)
-    spec = config["run"]
-    trials = datasets.read(spec["dataset"], spec["root"], **spec["dataset_options"])
-    if config["train"].get("normalise", "train") == "subject":  # as the run was trained and tested
-        trials = standardise_per_subject(trials, list(config["model"]["inputs"]))
+    trials = read_run_trials(config)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     for fold, result in results.items():
-        scores, arrays = _fold_scores(run, fold, result, trials, modality, fraction, seed,
+        scores, ws, predictions = _fold_scores(run, fold, result, trials, modality, fraction, seed,
                                       config["train"]["hop_seconds"], burst_seconds)
         folder = tmp / "folds" / fold
         folder.mkdir(parents=True)
-        np.savez_compressed(folder / "predictions.npz", **arrays)
+        write_predictions(folder / "predictions.npz", ws, predictions)
         (folder / "result.json").write_text(json.dumps({**result, "scores": scores}, indent=1, default=float))
     gaps = {"from": str(run), "modality": modality, "fraction": fraction, "seed": seed,
             "burst_seconds": list(burst_seconds)}

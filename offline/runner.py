@@ -24,7 +24,7 @@ from models import registry
 from models.transforms import fit_normalisation, normalise
 from offline import datasets
 from offline.config import SUBJECT_DEPENDENT, TrainConfig, paper_defaults
-from offline.evaluation import evaluate, validation_score
+from offline.evaluation import evaluate, validation_score, write_predictions
 from offline.export import BUNDLE_NAME, save_model
 from offline.splits import Fold, make_folds, trial_validation_fold
 from offline.trials import Trial
@@ -90,6 +90,16 @@ def standardise_per_subject(trials: list[Trial], modalities: list[str]) -> list[
                     out[i] = replace(out[i], signals={**out[i].signals, modality: replace(
                         signal, data=normalise(signal.data.astype(np.float64), stats).astype(np.float32))})
     return out
+
+
+def read_run_trials(config: dict[str, Any], modalities: list[str] | None = None) -> list[Trial]:
+    """A finished run's trials as it read them: its dataset, standardised per subject when the run was
+    (``modalities``: which signals; default the run's model inputs)."""
+    spec = config["run"]
+    trials = datasets.read(spec["dataset"], spec["root"], **spec["dataset_options"])
+    if config["train"].get("normalise", "train") == "subject":
+        trials = standardise_per_subject(trials, modalities or list(config["model"]["inputs"]))
+    return trials
 
 
 def _n_classes(model: torch.nn.Module, targets: dict[str, str]) -> dict[str, int]:
@@ -252,9 +262,7 @@ class Run:
         test = windows.subset(np.isin(windows.trial, fold.test)).normalised(stats)
         predictions = predict(model, test, self.device, amp=self.cfg.amp)
         scores = evaluate(self.trials, test, predictions, self.targets)
-        np.savez_compressed(folder / "predictions.npz", trial=test.trial, start_step=test.start_step,
-                            **{f"pred_{t}": v for t, v in predictions.items()},
-                            **{f"true_{t}": v for t, v in test.targets.items()})
+        write_predictions(folder / "predictions.npz", test, predictions)
         provenance = {"dataset": self.spec.dataset, "protocol": self.spec.protocol, "fold": fold.name,
                       "test_subjects": sorted({self.trials[i].subject for i in fold.test}),
                       "best_epoch": result.best_epoch, "val_score": result.best_score,

@@ -26,12 +26,11 @@ from models import registry
 from models.bundle import Bundle, load_bundle
 from models.late_fusion import LateFusion
 from models.tcn import TCNRegressor
-from offline import datasets
-from offline.evaluation import evaluate, validation_score
+from offline.evaluation import evaluate, validation_score, write_predictions
 from offline.export import BUNDLE_NAME, save_model
 from offline.gaps import with_gaps
 from offline.report import load_run, write_report
-from offline.runner import standardise_per_subject
+from offline.runner import read_run_trials
 from offline.selection import check_same_folds
 from offline.training import predict
 from offline.trials import Trial
@@ -172,9 +171,7 @@ def stack(runs: list[str | Path], out: str | Path, metric: str = "ccc_subject", 
         lost = "face" if "face" in modalities else None
     elif lost is not None and lost not in modalities:
         raise ValueError(f"no candidate run reads {lost!r} (they read {', '.join(modalities)})")
-    trials = datasets.read(spec["dataset"], spec["root"], **spec["dataset_options"])
-    if config0["train"].get("normalise", "train") == "subject":  # as the candidates were trained and tested
-        trials = standardise_per_subject(trials, modalities)
+    trials = read_run_trials(config0, modalities)  # as the candidates were trained and tested
     grid = simplex(len(runs), step)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -190,9 +187,7 @@ def stack(runs: list[str | Path], out: str | Path, metric: str = "ccc_subject", 
         scores = evaluate(trials, test, predictions, model.spec().targets)
         folder = tmp / "folds" / fold
         folder.mkdir(parents=True)
-        np.savez_compressed(folder / "predictions.npz", trial=test.trial, start_step=test.start_step,
-                            **{f"pred_{t}": v for t, v in predictions.items()},
-                            **{f"true_{t}": v for t, v in test.targets.items()})
+        write_predictions(folder / "predictions.npz", test, predictions)
         stacking = {"runs": [str(r) for r in runs], **record}
         save_model(folder / "model", model, stats, {"dataset": spec["dataset"], "protocol": spec["protocol"],
                                                     "fold": fold, "val_score": record["val_score"],

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-import offline.stacking
+import offline.datasets
 from models import registry
 from models.bundle import load_bundle
 from models.contracts import EEG, FACE, ModalityWindow
@@ -87,14 +87,14 @@ def test_the_test_subjects_labels_never_move_the_weights(runs: tuple[Path, Path]
     test score changes (the traces are read, for testing only)."""
     face, eeg = runs
     honest = stack([face, eeg], tmp_path / "honest", step=0.1)
-    read = offline.stacking.datasets.read
+    read = offline.datasets.read
 
     def reversed_p02(*args, **kwargs):
         return [replace(t, traces={"valence": Signal(-t.traces["valence"].data, t.traces["valence"].rate,
                                                      ("valence",))}) if t.subject == "P02" else t
                 for t in read(*args, **kwargs)]
 
-    monkeypatch.setattr(offline.stacking.datasets, "read", reversed_p02)
+    monkeypatch.setattr(offline.datasets, "read", reversed_p02)
     flipped = stack([face, eeg], tmp_path / "flipped", step=0.1)
     assert flipped["stacking"]["weights"]["P02"] == honest["stacking"]["weights"]["P02"]
     assert flipped["stacking"]["lost_weights"]["P02"] == honest["stacking"]["lost_weights"]["P02"]
