@@ -99,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     mdl.add_argument("--hop", type=positive, default=0.25, metavar="SECONDS",
                      help="time between predictions (default: %(default)s)")
     out = p.add_argument_group("outputs")
-    out.add_argument("--record", metavar="PATH", help="record the session to this HDF5 file")
+    out.add_argument("--record", metavar="PATH", help="record the session to this HDF5 file (a new file, unless "
+                     "--overwrite)")
+    out.add_argument("--overwrite", action="store_true", help="with --record: replace an existing session file")
     add_frame_options(out)
     out.add_argument("--name", default="emolive", metavar="APP",
                      help="prefix of the LSL outlets APP-predictions and APP-markers (default: %(default)s)")
@@ -149,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.record_frames and (not args.record or args.cam == "none"):
         raise SystemExit("error: --record-frames needs --record PATH and a camera (--cam is "
                          f"{args.cam!r}{'' if args.record else ', --record not given'})")
+    if args.record and os.path.exists(args.record) and not args.overwrite:
+        from realtime.recorder import existing_session_message
+
+        print(f"error: {existing_session_message(args.record)}", file=sys.stderr)
+        return 2
     configure_lsl(args)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     model = args.model or "face-prior"
@@ -167,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     config = PipelineConfig(
         eeg=None if args.eeg == "none" else args.eeg, eeg_stream=args.eeg_stream, serial_port=args.serial_port,
         board_args=args.board_args, camera=args.cam, model=model, device=args.device, hop=args.hop,
-        app_name=args.name, record=args.record, weights_dir=args.weights_dir,
+        app_name=args.name, record=args.record, overwrite=args.overwrite, weights_dir=args.weights_dir,
         record_frames=(args.frame_scale, args.frame_fps) if args.record_frames else None,
     )
     pipeline = Pipeline(config)

@@ -5,13 +5,12 @@ The newest bundle of a subject's folder is the one ``app.py --subject ID`` runs.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from models.bundle import BundleError, resolve_manifest
+from models.identifiers import UnsafeNameError, check_name
 
 DEFAULT_PROFILES = "profiles"
-_SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class ProfileError(ValueError):
@@ -19,11 +18,11 @@ class ProfileError(ValueError):
 
 
 def check_subject(subject: str) -> str:
-    """The subject id, if it is safe as a folder and file name (letters, digits, _ . -)."""
-    if not _SUBJECT.match(subject):
-        raise ProfileError(f"subject id {subject!r} must be 1-64 letters, digits, '_', '.' or '-' "
-                           "(it names a folder)")
-    return subject
+    """The subject id, if it is safe as a folder and file name (the shared rule of ``models.identifiers``)."""
+    try:
+        return check_name(subject, "subject id")
+    except UnsafeNameError as exc:
+        raise ProfileError(str(exc)) from None
 
 
 def profile_dir(subject: str, profiles: str | Path = DEFAULT_PROFILES) -> Path:

@@ -9,6 +9,7 @@ key it does not know is an error (so a typo is not silently ignored).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +61,12 @@ class Protocol:
 
 
 def _seconds(table: dict[str, Any], key: str, where: str, allow_zero: bool = False) -> float:
+    """The duration ``table[key]``: a finite number > 0 (>= 0 with ``allow_zero``), else ProtocolError naming it."""
     value = table.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ProtocolError(f"{where}: '{key}' must be a number of seconds, got {value!r}")
+    if not math.isfinite(value):  # TOML allows nan and inf
+        raise ProtocolError(f"{where}: '{key}' must be a finite number of seconds, got {value}")
     if value < 0 or (value == 0 and not allow_zero):
         raise ProtocolError(f"{where}: '{key}' must be {'>= 0' if allow_zero else '> 0'}, got {value}")
     return float(value)

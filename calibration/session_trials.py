@@ -8,7 +8,8 @@ held over the block (``labels="ratings"``), or the face prior's valence / arousa
 recorded expression probabilities (``labels="face"``, the visual teacher of cross-modal
 distillation; steps with no frame within 0.5 s take the nearest one, a block with fewer than
 half its steps covered has no face trace). A block missing more than ``MAX_MISSING_EEG`` of its
-EEG samples, or holding NaN, is left out with a warning naming it.
+EEG samples, or holding NaN, is left out with a warning naming it. A subject id that is not a safe
+folder name (``models.identifiers``) is refused, naming the file.
 
 ``read_calibration(root, subjects)`` has the signature of the offline dataset readers: the
 rated blocks of every session file under ``root``.
@@ -25,6 +26,7 @@ import numpy as np
 from calibration.ratings import to_unit
 from models.contracts import EEG, EXPRESSION, FACE
 from models.face_prior import CLASS_VALENCE_AROUSAL
+from models.identifiers import check_name
 from models.resample import fill_from_nearest, hold_last
 from offline.trials import Signal, Trial
 from realtime.session_file import read_session
@@ -69,6 +71,7 @@ def session_blocks(path: str | Path, labels: str = "ratings", trace_rate: float 
     blocks = session.tables.get("blocks")
     if not subject or blocks is None:
         raise ValueError(f"{path} is a session file but not a calibration session (no subject or blocks table)")
+    check_name(subject, f"{path}: subject id")  # it names fold and profile folders
     ratings = session.tables.get("ratings", {})
     rated = {str(b): (float(v), float(a)) for b, v, a in
              zip(ratings.get("block", []), ratings.get("valence", []), ratings.get("arousal", []), strict=True)}

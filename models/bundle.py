@@ -7,6 +7,10 @@ version, date) and the weights file's SHA-256. Loading rebuilds the network from
 manifest through the registry and accepts the weights only if they are a genuine
 safetensors file with exactly the tensor names and shapes that network has; a pickle, a zip
 (torch.save) or a damaged file is refused with a message saying which. Nothing is unpickled.
+Before the network is built, the weights file must lie inside the bundle's folder, its
+safetensors header must parse and declare at most ``MAX_PARAMETERS`` values, and the config's
+numbers and lists must stay within ``MAX_CONFIG_INT`` and ``MAX_CONFIG_ITEMS``, so a manifest
+cannot make the loader build an arbitrarily large model.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -28,12 +33,19 @@ from safetensors.torch import load_file, save_file
 
 from models import registry
 from models.base import EmotionModel
+from models.identifiers import UnsafeNameError, inside
 from models.spec import ModelSpec
 
 FORMAT = "emolive-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format", "format_version", "spec", "trained", "normalisation", "provenance", "weights")
 Normalisation = dict[str, dict[str, list[float]]]
+MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on its JSON header
+MAX_WEIGHT_BYTES = 2**31  # 2 GiB
+MAX_PARAMETERS = 250_000_000  # values declared by the weights' header, checked before the model is built
+MAX_CONFIG_INT = 4096  # largest number (channels, widths, dimensions) a manifest's config may hold
+MAX_CONFIG_ITEMS = 1024  # longest list (layers, channel names) a manifest's config may hold
+MAX_CONFIG_DEPTH = 8
 
 
 class BundleError(ValueError):
@@ -141,6 +153,16 @@ def save_bundle(
     return path
 
 
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
+PICKLE_REFUSAL = ("pickled checkpoints (torch.save, pickle) are never loaded, since unpickling can run arbitrary "
+                  "code; save the weights as a bundle (<name>.json + <name>.safetensors, models.bundle.save_bundle)")
+
+
+def pickled_checkpoints(folder: Path) -> list[Path]:
+    """Files in ``folder`` that look like pickled checkpoints (.pt, .pkl, ...), which are ignored, never loaded."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES and p.is_file())
+
+
 def resolve_manifest(path: str | Path) -> Path:
     """The manifest a path designates: the .json itself, the .json beside a .safetensors, or in a directory
     the only bundle there (the most recently written one when there are several)."""
@@ -149,7 +171,9 @@ def resolve_manifest(path: str | Path) -> Path:
         manifests = sorted((p for p in path.glob("*.json") if p.with_suffix(".safetensors").exists()),
                            key=lambda p: p.stat().st_mtime)
         if not manifests:
-            raise BundleError(f"no checkpoint bundle (<name>.json beside <name>.safetensors) in directory {path}")
+            ignored = ", ".join(p.name for p in pickled_checkpoints(path))
+            raise BundleError(f"no checkpoint bundle (<name>.json beside <name>.safetensors) in directory {path}"
+                              + (f"; ignored {ignored}: {PICKLE_REFUSAL}" if ignored else ""))
         return manifests[-1]
     if path.suffix == ".safetensors":
         path = path.with_suffix(".json")
@@ -161,7 +185,7 @@ def resolve_manifest(path: str | Path) -> Path:
 def _read_manifest(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BundleError(f"checkpoint manifest {path} is not valid JSON: {exc}") from None
     if not isinstance(manifest, dict):
         raise BundleError(f"checkpoint manifest {path} must hold a JSON object")
@@ -176,17 +200,101 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _read_weights(path: Path, sha256: str | None) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise BundleError(f"weights file {path} not found")
+def _weights_path(manifest_path: Path, weights: object) -> Path:
+    """The weights file a manifest names, refused unless it is a .safetensors file inside the bundle's folder."""
+    if not isinstance(weights, dict) or not isinstance(weights.get("file"), str):
+        raise BundleError(f"{manifest_path}: 'weights' must name the weights file")
+    path = manifest_path.parent / weights["file"]
+    if path.suffix != ".safetensors":
+        raise BundleError(f"{manifest_path}: weights file {weights['file']!r} must be a .safetensors file")
+    try:
+        inside(manifest_path.parent, path, "weights file")
+    except UnsafeNameError as exc:
+        raise BundleError(f"{manifest_path}: {exc}") from None
+    return path
+
+
+def _safetensors_header(path: Path) -> dict[str, Any] | None:
+    """The JSON header of a safetensors file (8-byte little-endian length, then JSON), or None if it has none."""
     with open(path, "rb") as f:
         head = f.read(8)
-    if head.startswith(b"\x80"):
-        raise BundleError(f"weights file {path} is a Python pickle, not safetensors; refusing to load it "
-                          "(unpickling can run arbitrary code)")
-    if head.startswith(b"PK\x03\x04"):
-        raise BundleError(f"weights file {path} is a zip archive (a torch.save checkpoint?), not safetensors; "
-                          "refusing to load it (it would be unpickled)")
+        length = int.from_bytes(head, "little")
+        if len(head) < 8 or not 2 <= length <= min(MAX_HEADER_BYTES, path.stat().st_size - 8):
+            return None
+        raw = f.read(length)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
+def _declared_parameters(header: dict[str, Any]) -> int | None:
+    """The number of values the header's tensors declare, or None when an entry is not a tensor description."""
+    total = 0
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                                  for d in shape):
+            return None
+        total += math.prod(shape)
+    return total
+
+
+def _check_weights_file(path: Path) -> None:
+    """Refuse, before anything is built, a weights file that is missing, too large, a pickle or zip, or not
+    safetensors, or whose header declares more than MAX_PARAMETERS values."""
+    if not path.is_file():
+        raise BundleError(f"weights file {path} not found")
+    size = path.stat().st_size
+    if size > MAX_WEIGHT_BYTES:
+        raise BundleError(f"weights file {path} holds {size} bytes, beyond the bound of {MAX_WEIGHT_BYTES}")
+    header = _safetensors_header(path)
+    if header is None:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # PROTO opcode + protocol 2-5
+            raise BundleError(f"weights file {path} is a Python pickle, not safetensors; refusing to load it "
+                              "(unpickling can run arbitrary code)")
+        if head.startswith(b"PK\x03\x04"):
+            raise BundleError(f"weights file {path} is a zip archive (a torch.save checkpoint?), not safetensors; "
+                              "refusing to load it (it would be unpickled)")
+        raise BundleError(f"weights file {path} is not a valid safetensors file: no readable header")
+    declared = _declared_parameters(header)
+    if declared is None:
+        raise BundleError(f"weights file {path} is not a valid safetensors file: its header describes no tensors")
+    if declared > MAX_PARAMETERS:
+        raise BundleError(f"weights file {path} declares {declared} parameters, beyond the bound of "
+                          f"{MAX_PARAMETERS}")
+
+
+def _check_config_bounds(manifest_path: Path, value: object, where: str = "config", depth: int = 0) -> None:
+    """Refuse a config whose numbers, lists or nesting exceed the MAX_CONFIG_* bounds (checked before building)."""
+    if depth > MAX_CONFIG_DEPTH:
+        raise BundleError(f"{manifest_path}: {where} is nested deeper than the bound of {MAX_CONFIG_DEPTH}")
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or abs(value) > MAX_CONFIG_INT:
+            raise BundleError(f"{manifest_path}: {where} is {value}, beyond the bound of {MAX_CONFIG_INT}")
+    elif isinstance(value, list):
+        if len(value) > MAX_CONFIG_ITEMS:
+            raise BundleError(f"{manifest_path}: {where} has {len(value)} items, beyond the bound of "
+                              f"{MAX_CONFIG_ITEMS}")
+        for i, item in enumerate(value):
+            _check_config_bounds(manifest_path, item, f"{where}[{i}]", depth + 1)
+    elif isinstance(value, dict):
+        if len(value) > MAX_CONFIG_ITEMS:
+            raise BundleError(f"{manifest_path}: {where} has {len(value)} items, beyond the bound of "
+                              f"{MAX_CONFIG_ITEMS}")
+        for key, item in value.items():
+            _check_config_bounds(manifest_path, item, f"{where}.{key}", depth + 1)
+
+
+def _read_weights(path: Path, sha256: str | None) -> dict[str, torch.Tensor]:
+    """The tensors of a weights file that passed ``_check_weights_file``, if its SHA-256 is the manifest's."""
     if sha256 is not None and _sha256(path) != sha256:
         raise BundleError(f"weights file {path} does not match the SHA-256 in its manifest "
                           "(replaced, truncated or from another bundle)")
@@ -212,23 +320,27 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
     """Load and validate a bundle (see ``resolve_manifest`` for what ``path`` may be); the model is in eval mode."""
     manifest_path = resolve_manifest(path)
     manifest = _read_manifest(manifest_path)
+    weights = manifest["weights"]
+    weights_path = _weights_path(manifest_path, weights)
+    _check_weights_file(weights_path)  # before the model is built: a pickle, or too many parameters, stops here
     try:
         spec = ModelSpec.from_json(manifest["spec"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BundleError(f"{manifest_path}: cannot rebuild the model from its manifest: {exc}") from None
+    _check_config_bounds(manifest_path, spec.config)
+    try:
         model = registry.build(spec.architecture, **spec.config)
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"{manifest_path}: cannot rebuild the model from its manifest: {exc}") from None
     if json.loads(json.dumps(model.spec().to_json())) != manifest["spec"]:
         raise BundleError(f"{manifest_path}: the manifest's spec differs from what {spec.architecture} builds with "
                           "its config (edited manifest or incompatible code version)")
-    weights = manifest["weights"]
-    if not isinstance(weights, dict) or "file" not in weights:
-        raise BundleError(f"{manifest_path}: 'weights' must name the weights file")
-    tensors = _read_weights(manifest_path.parent / weights["file"], weights.get("sha256"))
+    tensors = _read_weights(weights_path, weights.get("sha256"))
     _check_tensors(spec.architecture, model.state_dict(), tensors)
     model.load_state_dict(tensors, strict=True)
     normalisation = manifest["normalisation"]
     _check_normalisation(spec, normalisation)
-    sha = weights.get("sha256") or _sha256(manifest_path.parent / weights["file"])
+    sha = weights.get("sha256") or _sha256(weights_path)
     return Bundle(
         model=model.to(device).eval(),
         spec=spec,

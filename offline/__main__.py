@@ -77,8 +77,19 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("deploy", help="copy a run's model bundle atomically into the live app's model folder")
     d.add_argument("run")
     d.add_argument("--to", required=True, help="target folder (the live app's --model DIR / hot-swap folder)")
-    d.add_argument("--name", default=None, help="bundle name in the target (default: the run folder's name)")
+    d.add_argument("--name", default=None, type=_bundle_name,
+                   help="bundle name in the target: 1-64 letters, digits, _ . - (default: the run folder's name)")
     return p
+
+
+def _bundle_name(text: str) -> str:
+    """argparse type of ``deploy --name``: the shared safe-name rule (models.identifiers), as a usage error."""
+    from models.identifiers import UnsafeNameError, check_name
+
+    try:
+        return check_name(text, "bundle name")
+    except UnsafeNameError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _headline(metrics: dict) -> str:
@@ -146,9 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         print(_headline(evaluate_with_gaps(args.run, args.out, args.modality, args.fraction, args.seed,
                                            tuple(args.burst_seconds))))
     elif args.command == "deploy":
+        from models.identifiers import UnsafeNameError
         from offline.export import deploy
 
-        path = deploy(Path(args.run), Path(args.to), args.name)
+        try:
+            path = deploy(Path(args.run), Path(args.to), args.name)
+        except UnsafeNameError as exc:  # the run folder's own name, when no --name is given
+            raise SystemExit(f"offline deploy: {exc}; give another with --name") from None
         print(json.dumps({"deployed": str(path)}))
     return 0
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from models.base import EmotionModel
 from models.bundle import atomic_write, load_bundle, resolve_manifest, save_bundle
+from models.identifiers import check_name
 
 BUNDLE_NAME = "model"
 
@@ -40,11 +41,11 @@ def save_model(folder: Path, model: EmotionModel, normalisation: dict[str, dict[
 def deploy(run_dir: Path, target: Path, name: str | None = None) -> Path:
     """Validate the run's exported bundle, then copy it into ``target`` as ``<name>.*``; returns the manifest path."""
     run_dir, target = Path(run_dir), Path(target)
+    name = check_name(name or run_dir.resolve().name, "bundle name")  # before anything is read or copied
     manifest = resolve_manifest(run_dir / "model")
     bundle = load_bundle(manifest)  # refuses a damaged or mismatched bundle before anything is copied
     if not bundle.trained:
         raise ValueError(f"{manifest}: the bundle is marked untrained; nothing to deploy")
-    name = name or run_dir.resolve().name
     target.mkdir(parents=True, exist_ok=True)
     atomic_write(target / f"{name}.safetensors", lambda tmp: shutil.copyfile(manifest.with_suffix(".safetensors"), tmp))
     text = json.loads(manifest.read_text(encoding="utf-8"))

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from models import registry
+from models.identifiers import check_name, inside
 from models.transforms import fit_normalisation, normalise
 from offline import datasets
 from offline.config import SUBJECT_DEPENDENT, TrainConfig, paper_defaults
@@ -52,6 +53,13 @@ class RunSpec:
     face_cache: str = ""  # where face-video embeddings are cached; default <out>/face_cache
     workers: int = 1  # folds trained in parallel processes (results do not depend on it)
     distill_from: str = ""  # a finished run whose fold models teach this one (offline.distillation)
+
+
+def fold_folder(out: str | Path, name: str) -> Path:
+    """``<out>/folds/<name>``, refused (UnsafeNameError) unless the fold name is a safe folder name inside ``out``."""
+    folder = Path(out) / "folds" / check_name(name, "fold name")
+    inside(out, folder, "fold folder")
+    return folder
 
 
 def adapt_model_overrides(spec: RunSpec, trials: list[Trial]) -> dict[str, Any]:
@@ -202,15 +210,16 @@ class Run:
         """Train and test every fold (skipping finished ones), the final model, then write the report."""
         from offline.report import write_report
 
+        folders = [fold_folder(self.out, fold.name) for fold in self.folds]  # before anything is written
         self._check_config()
         windows = make_windows(self.trials, range(len(self.trials)), self.model_spec, self.cfg.hop_seconds)
-        done = [(self.out / "folds" / fold.name / "result.json").is_file() for fold in self.folds]
+        done = [(folder / "result.json").is_file() for folder in folders]
         pending = [i for i, finished in enumerate(done) if not finished]
         if self.spec.workers > 1 and len(pending) > 1:
             _run_in_workers(self.spec, pending)
         else:
             for i in tqdm(pending, desc=f"{self.spec.model} {self.spec.protocol}", disable=None):
-                self._run_fold(self.folds[i], i, windows, self.out / "folds" / self.folds[i].name)
+                self._run_fold(self.folds[i], i, windows, folders[i])
         if self.spec.final_model and not (self.out / "model" / f"{BUNDLE_NAME}.json").is_file():
             self._train_final(windows)
         return write_report(self.out)
@@ -319,7 +328,7 @@ def _worker_fold(index: int) -> str:
     assert _worker is not None, "_start_worker runs first in every worker"
     run, windows = _worker
     fold = run.folds[index]
-    run._run_fold(fold, index, windows, run.out / "folds" / fold.name)
+    run._run_fold(fold, index, windows, fold_folder(run.out, fold.name))
     return fold.name
 
 

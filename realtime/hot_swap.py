@@ -8,7 +8,9 @@ only, tensor names and shapes against the architecture; then ``check_streams`` a
 streams), run once on the current windows (a real forward pass that must give finite outputs),
 and only then handed to ``Pipeline.swap_predictor``, which takes effect between two windows. A
 bundle that fails any step is refused with the reason (status line, ``Pipeline.status().swap``,
-log) and the running model keeps going. A file that changes after it was judged is judged again.
+log) and the running model keeps going. A file that changes after it was judged is judged again;
+an unchanged manifest is parsed once, not at every poll. A pickled checkpoint (``.pt``, ``.pkl``...)
+dropped into the folder is never loaded: it is reported once as ignored, with the reason.
 Bundles already in the folder when watching starts are not swapped in (``--model DIR`` loads the
 newest of them at start).
 """
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from models.bundle import PICKLE_REFUSAL, pickled_checkpoints
 from models.contracts import ModelOutput
 from models.live import Predictor, predictor_state
 from models.transforms import MissingModality
@@ -108,6 +111,8 @@ class BundleWatcher:
         self.settle_seconds = settle_seconds
         self.events: collections.deque[SwapEvent] = collections.deque(maxlen=EVENT_HISTORY)
         self._judged: dict[Path, Signature] = {}
+        self._weights_of: dict[Path, tuple[tuple[int, int], Path | None, str]] = {}  # parsed once per manifest stat
+        self._ignored: set[tuple[Path, tuple[int, int]]] = set()  # pickled checkpoints already reported
         self._pending: dict[Path, _Pending] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hot-swap", daemon=True)
@@ -119,6 +124,9 @@ class BundleWatcher:
             raise FileNotFoundError(f"weights folder {self.folder} does not exist")
         for manifest, signature in self._scan().items():
             self._judged[manifest] = signature
+        for event in self._report_pickles():
+            self.events.append(event)
+            log.warning("%s", event.message)
         if self._judged:
             log.info("%d bundle(s) already in %s are not swapped in; watching for new ones", len(self._judged),
                      self.folder)
@@ -154,21 +162,45 @@ class BundleWatcher:
         return "; ".join(parts)
 
     # -- one poll ------------------------------------------------------------------------
+    def _manifest_weights(self, manifest: Path) -> tuple[Path | None, str]:
+        """``_weights_path`` of ``manifest``, parsed again only when the manifest file changed."""
+        stat = _stat(manifest)
+        cached = self._weights_of.get(manifest)
+        if cached is None or cached[0] != stat:
+            cached = self._weights_of[manifest] = (stat, *_weights_path(manifest))
+        return cached[1], cached[2]
+
     def _scan(self) -> dict[Path, Signature]:
         out = {}
         for manifest in sorted(self.folder.glob("*.json")):
             if manifest.name.startswith("."):
                 continue
-            weights, _ = _weights_path(manifest)
+            weights, _ = self._manifest_weights(manifest)
             out[manifest] = (*_stat(manifest), *(_stat(weights) if weights is not None else (-1, -1)))
+        for gone in set(self._weights_of) - set(out):
+            del self._weights_of[gone]
         return out
+
+    def _report_pickles(self) -> list[SwapEvent]:
+        """A refusal, once per file version, for each pickled checkpoint dropped into the folder."""
+        events = []
+        for path in pickled_checkpoints(self.folder):
+            key = (path, _stat(path))
+            if key not in self._ignored:
+                self._ignored.add(key)
+                events.append(SwapEvent(time.time(), path.name, False, "",
+                                        f"ignored {path.name}: {PICKLE_REFUSAL}; the running model keeps going"))
+        return events
 
     def poll(self) -> list[SwapEvent]:
         """Judge every new or changed bundle (oldest manifest first); return the verdicts of this poll."""
         found = self._scan()
         for gone in set(self._pending) - set(found):
             del self._pending[gone]
-        verdicts = []
+        verdicts = self._report_pickles()
+        for event in verdicts:
+            self.events.append(event)
+            log.warning("%s", event.message)
         for manifest in sorted(found, key=lambda p: found[p][0]):
             signature = found[manifest]
             if self._judged.get(manifest) == signature:
@@ -198,7 +230,7 @@ class BundleWatcher:
                          f"refused {manifest.name}: {reason}; the running model keeps going")
 
     def _consider(self, manifest: Path, signature: Signature) -> SwapEvent | None:
-        weights, why = _weights_path(manifest)
+        weights, why = self._manifest_weights(manifest)
         if weights is None:
             return self._wait(manifest, signature, why)
         if not weights.is_file():

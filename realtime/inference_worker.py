@@ -6,7 +6,7 @@ nothing arrives later inside the window; camera streams (irregular frames) contr
 frames up to ``t_end``. Without a fresh regular stream, ``t_end`` is the newest frame time.
 A modality is *unavailable* (reported with its reason, never replaced by zeros) when it has no
 stream, its newest sample is older than its ``stale_after``, its window is less than
-``MIN_COVERAGE`` full, or its window holds NaN (such a window is not given to the model or to
+``MIN_COVERAGE`` full, or its window holds NaN or inf (such a window is not given to the model or to
 the band power; the samples are still recorded as received).
 """
 
@@ -113,9 +113,9 @@ class InferenceWorker:
             return f"no samples in the last {seconds:g} s"
         if stream.rate > 0 and len(ts) < MIN_COVERAGE * seconds * stream.rate:
             return f"only {len(ts)} of {round(seconds * stream.rate)} samples in the window"
-        nan_rows = int(np.isnan(data).any(axis=1).sum())
-        if nan_rows:
-            return f"{nan_rows} samples with NaN in the window (not used; recorded as received)"
+        bad_rows = int((~np.isfinite(data)).any(axis=1).sum())
+        if bad_rows:
+            return f"{bad_rows} samples with NaN or inf in the window (not used; recorded as received)"
         return ModalityWindow(data, ts, stream.rate, stream.channels)
 
     def cut_windows(self, wanted: dict[str, float]) -> tuple[float, Window, dict[str, str]]:

@@ -62,6 +62,7 @@ class PipelineConfig:
     replay_loop: bool = True
     record: str | None = None  # session file recorded from the very first sample
     record_frames: tuple[float, float] | None = None  # with record: camera frames too (scale, frames per second)
+    overwrite: bool = False  # with record: replace an existing session file (else FileExistsError)
     weights_dir: str | None = None  # folder watched for new checkpoint bundles (hot-swap)
     torch_threads: int | None = None  # intra-op threads for the models; None: 1 on machines of <= 4 cores
 
@@ -145,7 +146,7 @@ class Pipeline:
             raise
         self._worker = InferenceWorker(self.streams, self.predictor, c.hop, self._publish, self.model_problem)
         if c.record:
-            self.start_recording(c.record, frames=c.record_frames)
+            self.start_recording(c.record, frames=c.record_frames, overwrite=c.overwrite)
         if self.source is not None:
             self.source.start()
         if self.face_worker is not None:
@@ -302,11 +303,12 @@ class Pipeline:
 
     def start_recording(self, path: str | Path, attrs: dict[str, str] | None = None,
                         tables: dict[str, dict[str, str]] | None = None,
-                        frames: tuple[float, float] | None = None) -> Path:
+                        frames: tuple[float, float] | None = None, overwrite: bool = False) -> Path:
         """Record every stream from now on, with predictions and markers, to the session file ``path``.
 
         ``attrs`` are added to the file's attributes; ``tables`` declares event tables (see Recorder);
-        ``frames`` (scale, frames per second) also records the camera's frames, downscaled and rate-capped."""
+        ``frames`` (scale, frames per second) also records the camera's frames, downscaled and rate-capped;
+        an existing file is FileExistsError unless ``overwrite``."""
         if self.recorder is not None:
             raise RuntimeError(f"already recording to {self.recorder.path}")
         frame_recording = None
@@ -317,7 +319,7 @@ class Pipeline:
             frame_recording = FrameRecording(self.camera.frames, self.camera.frame_size, *frames)
         attrs = {"app": self.config.app_name, "eeg_source": self.source.description if self.source else "none",
                  "camera": self.config.camera, "model": self.config.model, **(attrs or {})}
-        self.recorder = Recorder(path, list(self.streams.values()), attrs, tables, frame_recording)
+        self.recorder = Recorder(path, list(self.streams.values()), attrs, tables, frame_recording, overwrite)
         self.recorder.start()
         self.subscribe(self.recorder.add_prediction)
         return self.recorder.path

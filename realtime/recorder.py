@@ -84,17 +84,26 @@ def _append(ds: h5py.Dataset, rows: np.ndarray | list) -> None:
         ds[-n:] = rows
 
 
+def existing_session_message(path: str | Path) -> str:
+    """What is said when a recording would replace an existing file."""
+    return f"session file {path} exists; refusing to overwrite it (give --overwrite to replace it)"
+
+
 class Recorder:
     """Writes ``streams`` (read from their ring buffers from ``start()`` on), predictions and markers to ``path``."""
 
     def __init__(self, path: str | Path, streams: list[LiveStream], attrs: dict[str, str] | None = None,
-                 tables: dict[str, dict[str, str]] | None = None, frames: FrameRecording | None = None) -> None:
+                 tables: dict[str, dict[str, str]] | None = None, frames: FrameRecording | None = None,
+                 overwrite: bool = False) -> None:
         """``tables``: {table: {column: "float" | "text"}}, created now (SWMR files cannot grow new datasets);
-        ``frames``: record camera frames too (``/frames``)."""
+        ``frames``: record camera frames too (``/frames``); an existing ``path`` is FileExistsError unless
+        ``overwrite``."""
         self.path = Path(path)
         self.streams = streams
+        if self.path.exists() and not overwrite:
+            raise FileExistsError(existing_session_message(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = h5py.File(self.path, "w", libver="latest")
+        f = h5py.File(self.path, "w" if overwrite else "w-", libver="latest")
         f.attrs.update({"format": FORMAT, "version": VERSION, **(attrs or {})})
         self._modalities = tuple(s.modality for s in streams)
         for s in streams:

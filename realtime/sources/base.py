@@ -1,8 +1,8 @@
 """What every EEG source shares: open (clear errors before any thread starts), a reader thread, counters.
 
 A source turns one kind of device or stream into timestamped samples on the LSL clock and
-writes them, as received, into the EEG RingBuffer. Samples containing NaN are counted and
-written unchanged (the recorder keeps everything; the inference worker refuses NaN windows).
+writes them, as received, into the EEG RingBuffer. Samples containing NaN or +/-inf are counted and
+written unchanged (the recorder keeps everything; the inference worker refuses such windows).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class SourceError(RuntimeError):
 
 @dataclass(frozen=True)
 class SourceStatus:
-    """Snapshot of a source: description, connection state, NaN samples, last problem (empty when none)."""
+    """Snapshot of a source: description, connection state, NaN or inf samples, last problem (empty when none)."""
 
     description: str
     connected: bool
@@ -84,8 +84,8 @@ class EegSource(ABC):
             self._problem = f"{self.description} stopped: {exc}"
 
     def _deliver(self, data: np.ndarray, timestamps: np.ndarray) -> None:
-        """Write one chunk as received, counting samples that hold NaN."""
-        self._nan_samples += int(np.isnan(data).any(axis=1).sum())
+        """Write one chunk as received, counting samples that hold NaN or +/-inf."""
+        self._nan_samples += int((~np.isfinite(data)).any(axis=1).sum())
         assert self.buffer is not None
         self.buffer.write(data, timestamps)
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from skimage import data
 
+from calibration.profiles import ProfileError, check_subject, profile_dir
 from calibration.protocol import DEFAULT_CONFIG, ProtocolError, load_protocol
 from calibration.ratings import RatingError, TextRater, parse_rating, to_unit
 
@@ -53,6 +54,36 @@ def test_bad_protocols_are_refused_with_what_is_wrong(tmp_path, text, words):
     assert words in str(info.value)
     with pytest.raises(ProtocolError, match="does not exist"):
         load_protocol(tmp_path / "none.toml")
+
+
+NON_FINITE_FIELDS = {
+    "eyes_open_seconds": "[baseline]\neyes_open_seconds = {v}\n[stimuli]\nprompts = ['a']\n",
+    "eyes_closed_seconds": "[baseline]\neyes_closed_seconds = {v}\n[stimuli]\nprompts = ['a']\n",
+    "seconds": "[stimuli]\nseconds = {v}\nprompts = ['a']\n",
+    "settle_seconds": "settle_seconds = {v}\n[stimuli]\nprompts = ['a']\n",
+    "rest_seconds": "rest_seconds = {v}\n[stimuli]\nprompts = ['a']\n",
+}
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "+nan"])
+@pytest.mark.parametrize("field", sorted(NON_FINITE_FIELDS))
+def test_non_finite_durations_are_refused_naming_the_field(tmp_path, field, value):
+    (tmp_path / "p.toml").write_text(NON_FINITE_FIELDS[field].format(v=value))
+    with pytest.raises(ProtocolError, match=rf"'{field}' must be a finite number of seconds"):
+        load_protocol(tmp_path / "p.toml")
+
+
+@pytest.mark.parametrize("subject", ["S01\n", "..", ".", "a/b", "", "-S01", "S01 ", "x" * 65, "S\u00e9"])
+def test_malformed_subject_ids_are_refused_by_the_shared_full_match_rule(subject):
+    with pytest.raises(ProfileError, match="must be 1-64 letters"):
+        check_subject(subject)
+    with pytest.raises(ProfileError):
+        profile_dir(subject)
+
+
+def test_well_formed_subject_ids_are_accepted():
+    for subject in ("S01", "p.2", "a_b-c", "x" * 64):
+        assert check_subject(subject) == subject
 
 
 def test_sam_ratings_from_text():

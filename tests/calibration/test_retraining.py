@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -11,11 +12,13 @@ import h5py
 import numpy as np
 import pytest
 
+from calibration.session_trials import session_blocks
 from models.contracts import ModalityWindow
 from models.predictor import load_predictor
 from offline.__main__ import main
 from offline.datasets import DatasetError, read
 from offline.datasets.deap import EEG_CHANNELS
+from offline.runner import fold_folder
 from realtime.session_file import read_session
 from tests.calibration.conftest import RATINGS, SUBJECT
 from tests.offline.fixtures import write_deap_preprocessed, write_mahnob_features
@@ -91,3 +94,31 @@ def test_sessions_that_cannot_join_a_dataset_are_refused_with_the_reason(recorde
         read("calibration", recorded_session.path.parent, sessions=[recorded_session.path])
     with pytest.raises(FileNotFoundError, match="no calibration session at"):
         read("calibration", tmp_path / "nowhere")
+
+
+def test_a_session_subject_id_that_would_leave_the_run_folder_is_refused_naming_the_file(recorded_session, tmp_path):
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    evil = sessions / "evil.h5"
+    shutil.copyfile(recorded_session.path, evil)
+    with h5py.File(evil, "r+") as f:
+        f.attrs["subject"] = "../../x"
+    runs = tmp_path / "runs"
+    with pytest.raises(ValueError, match=r"evil\.h5: subject id '\.\./\.\./x' must be 1-64 letters"):
+        _train("--dataset", "calibration", "--root", str(sessions), "--protocol", "kfold", "--out",
+               str(runs / "evil"), "--no-final", "--model-set", f"eeg_channels={json.dumps(_session_channels(evil))}",
+               "--set", "epochs=1")
+    assert not runs.exists() or [p.name for p in runs.iterdir()] == ["evil"]  # no fold folder beside the run
+    assert not list(tmp_path.rglob("x-k*"))
+    for bad in ("S01\n", "..", ".", "a/b", "", "-x"):
+        with h5py.File(evil, "r+") as f:
+            f.attrs["subject"] = bad
+        with pytest.raises(ValueError, match=r"evil\.h5"):
+            session_blocks(evil)
+
+
+def test_fold_folders_stay_inside_the_run_folder(tmp_path):
+    assert fold_folder(tmp_path, "S01-k0") == tmp_path / "folds" / "S01-k0"
+    for bad in ("../../x-k0", "..", "a/b", "S01\n-k0"):
+        with pytest.raises(ValueError, match="fold name"):
+            fold_folder(tmp_path, bad)

@@ -138,3 +138,55 @@ def test_dataset_feature_models_are_refused_live(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"reads dataset features that cannot be computed from live streams: "
                                          r"eeg \(precomputed\)"):
         load_predictor(str(path), device="cpu")
+
+
+def _rewrite_weights(bundle: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
+    """Write ``tensors`` as the bundle's weights (real safetensors) and drop the manifest's SHA-256."""
+    weights = bundle.with_suffix(".safetensors")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(weights), metadata=metadata)
+    manifest = json.loads(bundle.read_text())
+    manifest["weights"].pop("sha256", None)
+    bundle.write_text(json.dumps(manifest))
+    return weights
+
+
+def test_a_safetensors_file_whose_header_length_is_128_mod_256_is_not_called_a_pickle(bundle: Path) -> None:
+    tensors = registry.build("tcn-eeg", **SMALL).state_dict()
+    for pad in range(0, 512, 8):  # the header is padded to 8 bytes, so one of 32 paddings lands on 128 mod 256
+        weights = _rewrite_weights(bundle, tensors, {"format": "emolive-checkpoint", "pad": "x" * pad})
+        if int.from_bytes(weights.read_bytes()[:8], "little") % 256 == 128:
+            break
+    assert weights.read_bytes()[0] == 0x80  # the byte a pickle of protocol 2+ starts with
+    loaded = load_bundle(bundle)
+    assert all(torch.equal(loaded.model.state_dict()[k], v) for k, v in tensors.items())
+
+
+def test_weights_outside_the_bundle_folder_are_refused(bundle: Path, tmp_path: Path) -> None:
+    inner = tmp_path / "bundle"
+    inner.mkdir()
+    manifest = json.loads(bundle.read_text())
+    bundle.with_suffix(".safetensors").rename(tmp_path / "elsewhere.safetensors")  # genuine weights, right SHA
+    for file in ("../elsewhere.safetensors", str(tmp_path / "elsewhere.safetensors")):
+        (inner / "tcn.json").write_text(json.dumps({**manifest, "weights": {**manifest["weights"], "file": file}}))
+        with pytest.raises(BundleError, match="leaves its folder"):
+            load_bundle(inner / "tcn.json")
+
+
+def test_oversized_configs_and_weights_are_refused_before_the_model_is_built(bundle: Path, monkeypatch) -> None:
+    built = []
+    monkeypatch.setattr(registry, "build", lambda *a, **k: built.append(a) or pytest.fail("model was built"))
+    manifest = json.loads(bundle.read_text())
+    for key, value, said in (("channels", [8, 100_000], "100000"), ("channels", [8] * 5000, "5000 items")):
+        edited = json.loads(json.dumps(manifest))
+        edited["spec"]["config"][key] = value
+        bundle.write_text(json.dumps(edited))
+        with pytest.raises(BundleError, match=rf"config.*{said}.*bound"):
+            load_bundle(bundle)
+    bundle.write_text(json.dumps(manifest))
+    header = json.dumps({"huge": {"dtype": "F32", "shape": [100_000, 100_000], "data_offsets": [0, 4]}}).encode()
+    bundle.with_suffix(".safetensors").write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 4)
+    del manifest["weights"]["sha256"]
+    bundle.write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"declares 10000000000 parameters"):
+        load_bundle(bundle)
+    assert not built

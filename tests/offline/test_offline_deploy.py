@@ -92,3 +92,23 @@ def test_report_is_rebuilt_from_the_run_folder(trained_run: tuple[Path, Path, Pa
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_folds"] == 1 and metrics["folds"][0]["test_subjects"] == ["s03"]
     assert "valence: mean +/- std over subjects [bootstrap 95 % interval], n=1" in capsys.readouterr().out
+
+
+def test_deploy_names_follow_the_shared_rule_with_a_clean_message(tmp_path: Path, capsys) -> None:
+    from models import registry
+    from models.bundle import save_bundle
+    from offline.export import deploy
+
+    run = tmp_path / "run"
+    save_bundle(registry.build("tcn-eeg", channels=[8], eeg_channels=["Cz"]), run / "model", "model", trained=True)
+    target = tmp_path / "live"
+    for bad in ("a/b", "..", ".", "S01\n", "x" * 65):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["deploy", str(run), "--to", str(target), "--name", bad])
+        assert exit_info.value.code == 2
+        assert f"argument --name: bundle name {bad!r} must be 1-64 letters" in capsys.readouterr().err
+        with pytest.raises(ValueError, match="bundle name"):
+            deploy(run, target, bad)
+    assert not target.exists() or not list(target.iterdir()), "nothing is copied under a refused name"
+    deploy(run, target, "good.name-1")
+    assert sorted(p.name for p in target.iterdir()) == ["good.name-1.json", "good.name-1.safetensors"]

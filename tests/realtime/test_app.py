@@ -43,6 +43,20 @@ def test_headless_run_prints_status_and_closes_the_session_on_ctrl_c(tmp_path, l
     assert len(session.streams["eeg"].data) >= 2 * 250 and len(session.predictions["time"]) >= 4
 
 
+def test_record_refuses_to_overwrite_a_session_file_unless_overwrite_is_given(tmp_path, lsl_name):
+    path = tmp_path / "session.h5"
+    path.write_bytes(b"yesterday's session")
+    args = [sys.executable, "app.py", "--eeg", "brainflow:synthetic", "--cam", "none", "--no-gui", "--lsl-loopback",
+            "--record", str(path), "--name", lsl_name, "--duration", "2"]
+    refused = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2
+    assert f"error: session file {path} exists; refusing to overwrite it (give --overwrite" in refused.stderr
+    assert path.read_bytes() == b"yesterday's session"
+    replaced = subprocess.run([*args, "--overwrite"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert replaced.returncode == 0, replaced.stderr
+    assert len(read_session(path).streams["eeg"].data) > 0
+
+
 def _run_until_valence(args: list[str], lines_with_valence: int, limit: float) -> tuple[int, str, list[str], float]:
     """Run app.py headless until its status lines have shown a valence ``lines_with_valence`` times, then Ctrl-C.
 

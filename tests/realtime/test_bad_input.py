@@ -12,9 +12,13 @@ import pytest
 import torch
 
 from models.channels import DEAP_CHANNELS
+from realtime.inference_worker import InferenceWorker
+from realtime.live_stream import LiveStream
 from realtime.pipeline import Pipeline, PipelineConfig
+from realtime.ring_buffer import RingBuffer
 from realtime.session_file import read_session
 from realtime.sources import SourceError, make_source
+from realtime.sources.base import EegSource
 
 ROOT = Path(__file__).resolve().parents[2]
 NAN_FROM, NAN_COUNT = 512, 64
@@ -48,7 +52,7 @@ def test_nan_samples_are_counted_recorded_and_kept_from_the_model(counter_sender
             assert p.time < nan_start or window_start > nan_end
     skipped = [p for p in seen if "NaN" in p.problems.get("eeg", "")]
     assert skipped and all(np.isnan(p.valence) and not p.available["eeg"] for p in skipped)
-    assert "samples with NaN in the window" in skipped[0].problems["eeg"]
+    assert "samples with NaN or inf in the window" in skipped[0].problems["eeg"]
     assert np.isfinite(seen[-1].valence)  # and predictions resume once the NaN run has left the window
 
 
@@ -120,3 +124,39 @@ def test_replay_file_that_does_not_exist_fails_before_anything_starts(tmp_path):
     player = subprocess.run([sys.executable, "-m", "realtime.replay_player", str(absent), "--name", "x"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert player.returncode == 2 and "does not exist" in player.stderr
+
+
+class _Chunks(EegSource):
+    """A source that delivers fixed chunks synchronously (no device)."""
+
+    def __init__(self, chunks: list[np.ndarray]) -> None:
+        super().__init__("test chunks")
+        self.chunks = chunks
+
+    def _open(self) -> tuple[tuple[str, ...], float]:
+        return ("Fz", "Cz"), 100.0
+
+    def _acquire(self) -> None:
+        for i, data in enumerate(self.chunks):
+            self._deliver(data, i + np.arange(len(data)) / 100.0)
+
+    def _close(self) -> None:
+        pass
+
+
+def test_infinite_samples_are_counted_as_bad_and_kept_from_the_model():
+    data = np.zeros((100, 2), np.float32)
+    data[10, 0], data[20, 1], data[30] = np.inf, -np.inf, np.nan
+    source = _Chunks([data])
+    source.open()
+    source._acquire()
+    assert source.status().nan_samples == 3
+    np.testing.assert_array_equal(source.buffer.latest(100)[0], data)  # written as received
+
+    only_inf = data.copy()
+    only_inf[30] = 0
+    buffer = RingBuffer(2, 1000)
+    buffer.write(only_inf, 100 + np.arange(100) / 100.0)
+    worker = InferenceWorker({"eeg": LiveStream("eeg", buffer, ("Fz", "Cz"), 100.0)}, None, 0.25, lambda p: None)
+    problem = worker._cut(worker.streams["eeg"], 101.0, 1.0, now=101.0)
+    assert problem == "2 samples with NaN or inf in the window (not used; recorded as received)"

@@ -131,7 +131,9 @@ def _bad_bundles(root: Path, good: Path, watched: Path) -> dict[str, str]:
     deploy(nan_run, watched, "nan-weights")
     (watched / "broken.json").write_text('{"format": "emolive-checkpoint", "spec": ')
     (watched / "broken.safetensors").write_bytes(weights)
+    torch.save({"head.weight": torch.zeros(2, 2)}, watched / "old-model.pt")  # a lone pickled checkpoint
     return {
+        "old-model.pt": "pickled checkpoints (torch.save, pickle) are never loaded",
         "pickled.json": "Python pickle",
         "truncated.json": "truncated",
         "missing-channels.json": "Fp1",
@@ -183,3 +185,46 @@ def test_damaged_unsafe_and_incompatible_bundles_are_refused_while_predictions_g
         assert pipeline.status().previous_model_id == ""
     finally:
         pipeline.stop()
+
+
+class _Target:
+    """A swap target that refuses nothing it is never asked about (the watcher's contract, no pipeline)."""
+
+    def check_predictor(self, predictor: object) -> str:
+        return ""
+
+    def try_predictor(self, predictor: object) -> object:
+        raise AssertionError("a refused bundle is never tried")
+
+    def swap_predictor(self, predictor: object) -> None:
+        raise AssertionError("a refused bundle is never swapped in")
+
+
+def test_a_refused_manifest_is_parsed_once_not_at_every_poll_and_a_lone_pickle_is_reported_once(
+        tmp_path, monkeypatch):
+    import realtime.hot_swap as hot_swap
+
+    parsed: list[Path] = []
+    real = hot_swap._weights_path
+    monkeypatch.setattr(hot_swap, "_weights_path", lambda m: parsed.append(m) or real(m))
+    watcher = hot_swap.BundleWatcher(tmp_path, _Target(), settle_seconds=0.0)
+    (tmp_path / "broken.json").write_text('{"spec": ')
+    (tmp_path / "checkpoint.pkl").write_bytes(pickle.dumps({"w": [0.0]}))
+    first = watcher.poll()
+    assert {e.bundle for e in first} == {"broken.json", "checkpoint.pkl"}
+    assert all(not e.accepted for e in first)
+    assert "checkpoint.pkl: pickled checkpoints" in next(e.message for e in first if e.bundle == "checkpoint.pkl")
+    for _ in range(20):
+        assert watcher.poll() == []
+    assert parsed == [tmp_path / "broken.json"]  # once, however many polls
+    (tmp_path / "broken.json").write_text('{"spec": [')  # changed: judged again
+    assert [e.bundle for e in watcher.poll()] == ["broken.json"] and len(parsed) == 2
+
+
+def test_a_folder_with_only_a_pickled_checkpoint_says_it_was_ignored_and_why(tmp_path):
+    from models.bundle import BundleError, resolve_manifest
+
+    torch.save({"w": torch.zeros(1)}, tmp_path / "model.pt")
+    with pytest.raises(BundleError, match=r"no checkpoint bundle .*; ignored model\.pt: pickled checkpoints "
+                                          r"\(torch\.save, pickle\) are never loaded"):
+        resolve_manifest(tmp_path)
