@@ -17,14 +17,17 @@ import time
 
 EXAMPLES = """examples:
   python app.py --eeg brainflow:synthetic --cam demo                 built-in sources, dashboard
-  python app.py --eeg lsl --eeg-stream MyHeadset --cam 0 --record sessions/s01.h5
+  python app.py --eeg lsl:name=MyHeadset,host=lab-pc --cam 0 --record sessions/s01.h5
   python app.py --eeg replay:recording.bdf --cam none --no-gui --duration 60
   python app.py --eeg brainflow:cyton --serial-port /dev/ttyUSB0 --model runs/tcn/best.json
   python app.py --model live/ --weights-dir live/     start with the newest bundle in live/, swap in new ones
   python app.py --subject S01                          the subject's calibrated profile (profiles/S01/)
 
 EEG sources (--eeg):
-  lsl                       an LSL stream of type EEG (or the one named by --eeg-stream)
+  lsl                       the one LSL stream of type EEG on the network (several: an error listing them)
+  lsl:name=X,type=Y,source_id=Z,host=H
+                            the one LSL stream matching every key given (any subset); a lost stream is found
+                            again by its source_id
   brainflow:synthetic       BrainFlow's synthetic board (16 channels, 250 Hz)
   brainflow:playback:FILE   a BrainFlow recording on the playback board (recorded by --board-args master_board=NAME,
                             default synthetic)
@@ -75,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_argument_group("inputs")
     src.add_argument("--eeg", default="brainflow:synthetic", metavar="SOURCE",
                      help="EEG source, see below; 'none' for no EEG (default: %(default)s)")
-    src.add_argument("--eeg-stream", metavar="NAME", help="with --eeg lsl: the LSL stream name to read")
+    src.add_argument("--eeg-stream", metavar="NAME", help="with --eeg lsl: the LSL stream name to read (lsl:name=NAME)")
     src.add_argument("--serial-port", default="", metavar="PORT", help="serial port of a BrainFlow board")
     src.add_argument("--board-args", type=parse_board_args, default={}, metavar="K=V,...",
                      help="other BrainFlow input parameters")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from realtime.sources.base import EegSource, SourceError, SourceStatus
 
-SPEC_HELP = ("lsl | brainflow:synthetic | brainflow:playback:FILE | brainflow:BOARD (a BoardIds name, e.g. cyton) "
+SPEC_HELP = ("lsl[:name=...,type=...,source_id=...,host=...] "
+             "| brainflow:synthetic | brainflow:playback:FILE | brainflow:BOARD (a BoardIds name, e.g. cyton) "
              "| replay:FILE (EDF, BDF, FIF or a session .h5)")
 
 
@@ -12,10 +13,15 @@ def make_source(spec: str, stream_name: str | None = None, serial_port: str = ""
                 board_args: dict[str, str] | None = None, replay_loop: bool = True) -> EegSource:
     """Build (not open) the source named by ``spec``; a malformed spec or a missing file is a clear error."""
     kind, _, rest = spec.partition(":")
-    if kind == "lsl" and not rest:
-        from realtime.sources.lsl_inlet import LslInletSource
+    if kind == "lsl":
+        from realtime.sources.lsl_inlet import LslInletSource, parse_selection
 
-        return LslInletSource(name=stream_name)
+        selection = parse_selection(rest)
+        if stream_name:
+            if selection.get("name", stream_name) != stream_name:
+                raise SourceError(f"--eeg-stream {stream_name!r} and {spec!r} name different streams")
+            selection["name"] = stream_name
+        return LslInletSource(selection)
     if kind == "brainflow" and rest:
         from realtime.sources.brainflow_board import BrainFlowSource
 

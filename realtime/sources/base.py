@@ -7,6 +7,7 @@ written unchanged (the recorder keeps everything; the inference worker refuses s
 
 from __future__ import annotations
 
+import math
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from realtime.ring_buffer import RingBuffer
 
 #: Seconds of EEG the ring buffer holds: the longest model window plus ample room for the recorder.
 BUFFER_SECONDS = 120.0
+#: Bounds on what a source may declare (checked before the ring buffer or an LSL inlet is allocated).
+MAX_RATE = 50_000.0
+MAX_CHANNELS = 1024
 
 
 class SourceError(RuntimeError):
@@ -31,6 +35,16 @@ class SourceStatus:
     connected: bool
     nan_samples: int
     problem: str
+
+
+def check_declared(what: str, rate: float, n_channels: int) -> None:
+    """Refuse (SourceError) a declared rate or channel count outside what EEG can be, before anything is allocated."""
+    if not math.isfinite(rate) or rate <= 0:
+        raise SourceError(f"{what}: EEG needs a regular, finite sampling rate; the source declares {rate!r} Hz")
+    if rate > MAX_RATE:
+        raise SourceError(f"{what} declares {rate:g} Hz, beyond the bound of {MAX_RATE:g} Hz for EEG")
+    if not 1 <= n_channels <= MAX_CHANNELS:
+        raise SourceError(f"{what} declares {n_channels} channels; EEG must have 1 to {MAX_CHANNELS}")
 
 
 class EegSource(ABC):
@@ -51,8 +65,7 @@ class EegSource(ABC):
     def open(self) -> None:
         """Connect to the device or stream and learn channels and rate; raises SourceError with a clear message."""
         self.channels, self.rate = self._open()
-        if self.rate <= 0:
-            raise SourceError(f"{self.description}: EEG needs a regular sampling rate, the source reports {self.rate}")
+        check_declared(self.description, self.rate, len(self.channels))
         capacity = int(np.ceil(BUFFER_SECONDS * self.rate))
         self.buffer = RingBuffer(len(self.channels), capacity)
         self._connected = True

@@ -1,11 +1,15 @@
-"""EEG from an LSL stream: resolve by type or name, channel labels from the description, clock-corrected chunks.
+"""EEG from an LSL stream: chosen by name / type / source_id / host, clock-corrected chunks.
 
-Timestamps are corrected onto the local LSL clock (``proc_clocksync``) and kept non-decreasing
-(``proc_monotonize``); no dejitter, because a regression over time stamps smears them across a
-gap and the sender's own time stamps are already what we want (within the clock offset).
-The inlet recovers a lost outlet that comes back with the same source_id (``recover=True``);
-an outlet that comes back under a new id is found again by name. A jump in time stamps larger
-than ``gap_tolerance`` is a gap: it is counted in the ring buffer and reported, and reading goes on.
+A selection (``lsl:name=...,type=...,source_id=...,host=...``, any subset; type EEG when neither
+name nor type is given) must match exactly one stream: none or several is an error that lists
+what was found. What the stream declares (rate, channels, format) is checked against the bounds
+of ``realtime.sources.base`` before an inlet is created, so a hostile stream cannot make us
+allocate. Timestamps are corrected onto the local LSL clock (``proc_clocksync``) and kept
+non-decreasing (``proc_monotonize``); no dejitter, because a regression over time stamps smears
+them across a gap and the sender's own time stamps are already what we want (within the clock
+offset). A lost stream is found again by its source_id (or, when it has none, by the
+selection). A jump in time stamps larger than ``gap_tolerance`` is a gap: it is counted in the
+ring buffer and reported, and reading goes on.
 """
 
 from __future__ import annotations
@@ -14,10 +18,43 @@ import time
 
 import numpy as np
 
-from realtime.sources.base import EegSource, SourceError
+from realtime.sources.base import EegSource, SourceError, check_declared
 
 #: Seconds without a sample after which the stream is reported as lost (it may still come back).
 STALL_SECONDS = 1.0
+#: After a first match, how long to listen for a second one (an ambiguous selection is an error).
+AMBIGUITY_SECONDS = 0.5
+#: Selection keys and the stream-info fields they match (XPath over the LSL stream info).
+SELECTION_KEYS = {"name": "name", "type": "type", "source_id": "source_id", "host": "hostname"}
+NUMERIC_FORMATS = ("float32", "double64", "int32", "int16", "int8", "int64")
+
+
+def parse_selection(text: str) -> dict[str, str]:
+    """``name=X,type=Y,...`` (the part after ``lsl:``) as a dict; an unknown key or a bad value is SourceError."""
+    selection: dict[str, str] = {}
+    for part in filter(None, text.split(",")):
+        key, eq, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or key not in SELECTION_KEYS:
+            raise SourceError(f"LSL selection {part!r}: expected KEY=VALUE with KEY one of {', '.join(SELECTION_KEYS)}")
+        if not value or "'" in value or key in selection:
+            raise SourceError(f"LSL selection {part!r}: the value must be given once, non-empty, without quotes")
+        selection[key] = value
+    return selection
+
+
+def describe(selection: dict[str, str]) -> str:
+    """How a selection reads in messages: ``LSL stream name='X', type='EEG'``."""
+    return "LSL stream " + ", ".join(f"{k}={v!r}" for k, v in selection.items())
+
+
+def _predicate(selection: dict[str, str]) -> str:
+    return " and ".join(f"{SELECTION_KEYS[k]}='{v}'" for k, v in selection.items())
+
+
+def _candidate(info: object) -> str:
+    return (f"name={info.name()!r} type={info.type()!r} source_id={info.source_id()!r} "  # type: ignore[attr-defined]
+            f"host={info.hostname()!r}")  # type: ignore[attr-defined]
 
 
 def _stream_labels(info: object, n_channels: int) -> tuple[str, ...]:
@@ -29,49 +66,65 @@ def _stream_labels(info: object, n_channels: int) -> tuple[str, ...]:
 
 
 class LslInletSource(EegSource):
-    """Reads an EEG stream (``stream_type`` or ``name``; ``source_id`` narrows it) from LSL."""
+    """Reads the one EEG stream matching ``selection`` ({name, type, source_id, host}: any subset) from LSL."""
 
-    def __init__(
-        self,
-        name: str | None = None,
-        stream_type: str = "EEG",
-        source_id: str | None = None,
-        resolve_timeout: float = 10.0,
-        gap_tolerance: float = 0.1,
-    ) -> None:
-        what = f"LSL stream {name!r}" if name else f"LSL stream of type {stream_type!r}"
-        super().__init__(what)
-        self.name = name
-        self.stream_type = stream_type
-        self.source_id = source_id
+    def __init__(self, selection: dict[str, str] | None = None, resolve_timeout: float = 10.0,
+                 gap_tolerance: float = 0.1) -> None:
+        selection = dict(selection or {})
+        if "name" not in selection and "type" not in selection:
+            selection["type"] = "EEG"
+        super().__init__(describe(selection))
+        self.selection = selection
         self.resolve_timeout = resolve_timeout
         self.gap_tolerance = gap_tolerance
         self._inlet = None
         self.info_xml = ""
 
     def _resolve(self, timeout: float) -> list:
+        """Every stream matching the selection: the first answer, then a short wait for a second one."""
         import pylsl
 
-        prop, value = ("name", self.name) if self.name else ("type", self.stream_type)
-        infos = pylsl.resolve_byprop(prop, value, minimum=1, timeout=timeout)
-        if self.source_id is not None:
-            infos = [i for i in infos if i.source_id() == self.source_id]
-        return infos
+        predicate = _predicate(self.selection)
+        infos = pylsl.resolve_bypred(predicate, minimum=1, timeout=timeout)
+        if len(infos) == 1:
+            infos = pylsl.resolve_bypred(predicate, minimum=2, timeout=AMBIGUITY_SECONDS) or infos
+        return list({i.uid(): i for i in infos}.values())
+
+    def _check(self, info: object) -> None:
+        """Refuse a stream whose declared rate, channel count or format is not EEG, before an inlet exists."""
+        import pylsl
+
+        check_declared(self.description, float(info.nominal_srate()), int(info.channel_count()))  # type: ignore[attr-defined]
+        fmt = info.channel_format()  # type: ignore[attr-defined]
+        names = {getattr(pylsl, f"cf_{f}"): f for f in NUMERIC_FORMATS}
+        if fmt not in names:
+            what = "strings" if fmt == pylsl.cf_string else f"channel format {fmt}"
+            raise SourceError(f"{self.description} carries {what}, not EEG samples ({', '.join(NUMERIC_FORMATS)})")
 
     def _connect(self, info: object) -> tuple[tuple[str, ...], float]:
         import pylsl
 
+        self._check(info)
         flags = pylsl.proc_clocksync | pylsl.proc_monotonize
         inlet = pylsl.StreamInlet(info, max_buflen=360, recover=True, processing_flags=flags, as_numpy=True)
         full = inlet.info(timeout=5.0)
-        if full.channel_format() == pylsl.cf_string:
+        try:
+            self._check(full)
+        except SourceError:
             inlet.close_stream()
-            raise SourceError(f"{self.description} carries strings, not EEG samples")
+            raise
         inlet.open_stream(timeout=5.0)
         self._inlet = inlet
-        self.source_id = full.source_id() or self.source_id
+        if full.source_id():  # a lost stream is found again by its source_id
+            self.selection = {**self.selection, "source_id": full.source_id()}
+        self.description = self._describe(full)
         self.info_xml = full.as_xml()
         return _stream_labels(full, full.channel_count()), float(full.nominal_srate())
+
+    def _describe(self, info: object) -> str:
+        """What the status shows and the session file records: the stream that was chosen."""
+        return describe({"name": info.name(), "type": info.type(),  # type: ignore[attr-defined]
+                         "source_id": info.source_id(), "host": info.hostname()})  # type: ignore[attr-defined]
 
     def _open(self) -> tuple[tuple[str, ...], float]:
         infos = self._resolve(self.resolve_timeout)
@@ -80,14 +133,18 @@ class LslInletSource(EegSource):
                 f"no {self.description} found within {self.resolve_timeout:g} s "
                 "(is the sender running, and on the network LSL is configured to see?)"
             )
+        if len(infos) > 1:
+            raise SourceError(f"{len(infos)} streams match {self.description}; narrow it with "
+                              "lsl:name=...,type=...,source_id=...,host=...: "
+                              + "; ".join(_candidate(i) for i in infos))
         return self._connect(infos[0])
 
     def _reconnect(self) -> None:
-        """The inlet reported the stream lost for good: find it again by name/type until it is back or we stop."""
+        """The inlet reported the stream lost for good: find it again by source_id until it is back or we stop."""
         self._inlet = None
         while not self.stopping:
             infos = self._resolve(1.0)
-            if not infos:
+            if len(infos) != 1:
                 continue
             channels, rate = self._connect(infos[0])
             if channels != self.channels or rate != self.rate:

@@ -25,16 +25,16 @@ class ReplaySource(LslInletSource):
 
     def __init__(self, path: str | Path, loop: bool = True) -> None:
         self.path = check_replay_file(path)  # a missing file fails here, before anything starts
-        stream = f"replay-{self.path.stem}-{uuid.uuid4().hex[:8]}"
-        super().__init__(name=stream, source_id=stream, resolve_timeout=STARTUP_SECONDS)
+        self.stream = f"replay-{self.path.stem}-{uuid.uuid4().hex[:8]}"
+        super().__init__({"name": self.stream, "source_id": self.stream}, resolve_timeout=STARTUP_SECONDS)
         self.description = f"replay of {self.path.name}"
         self.loop = loop
         self._child: subprocess.Popen | None = None
         self._log: tempfile.TemporaryFile | None = None
 
     def _open(self) -> tuple[tuple[str, ...], float]:
-        cmd = [sys.executable, "-m", "realtime.replay_player", str(self.path), "--name", self.name,
-               "--source-id", self.source_id]
+        cmd = [sys.executable, "-m", "realtime.replay_player", str(self.path), "--name", self.stream,
+               "--source-id", self.stream]
         if self.loop:
             cmd.append("--loop")
         root = Path(__file__).resolve().parents[2]
@@ -54,6 +54,9 @@ class ReplaySource(LslInletSource):
         except Exception:
             self._close()
             raise
+
+    def _describe(self, info: object) -> str:
+        return f"replay of {self.path.name}"
 
     def _close(self) -> None:
         super()._close()
