@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--record", metavar="PATH", help="record the session to this HDF5 file (a new file, unless "
                      "--overwrite)")
     out.add_argument("--overwrite", action="store_true", help="with --record: replace an existing session file")
+    out.add_argument("--publish-subject", action="store_true",
+                     help="calibration sessions from the dashboard publish (LSL markers) and record the subject id "
+                          "itself instead of its pseudonym")
     add_frame_options(out)
     out.add_argument("--name", default="emolive", metavar="APP",
                      help="prefix of the LSL outlets APP-predictions and APP-markers (default: %(default)s)")
@@ -177,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     config = PipelineConfig(
         eeg=None if args.eeg == "none" else args.eeg, eeg_stream=args.eeg_stream, serial_port=args.serial_port,
         board_args=args.board_args, camera=args.cam, model=model, device=args.device, hop=args.hop,
-        app_name=args.name, record=args.record, overwrite=args.overwrite, weights_dir=args.weights_dir,
+        app_name=args.name, record=args.record, overwrite=args.overwrite, publish_subject=args.publish_subject,
+        weights_dir=args.weights_dir,
         record_frames=(args.frame_scale, args.frame_fps) if args.record_frames else None,
     )
     pipeline = Pipeline(config)

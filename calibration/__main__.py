@@ -18,6 +18,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--subject", required=True, help="subject id (letters, digits, _ . -)")
     r.add_argument("--config", help="protocol file (TOML; default: calibration/default_protocol.toml)")
     r.add_argument("--out", required=True, help="folder for the session file <subject>-<date>.h5")
+    r.add_argument("--publish-subject", action="store_true",
+                   help="publish (LSL markers) and record the subject id itself; by default a pseudonym under the "
+                        "lab key ($EMOLIVE_PSEUDONYM_KEY, default ~/.config/emolive/pseudonym.key)")
     r.add_argument("--eeg", default="brainflow:synthetic", help="EEG source as in app.py (default: %(default)s)")
     r.add_argument("--eeg-stream", help="with --eeg lsl: the LSL stream name")
     r.add_argument("--serial-port", default="")
@@ -37,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     lsl.add_argument("--lsl-loopback", action="store_true", help="keep LSL on this machine")
 
     a = sub.add_parser("adapt", help="adapt a model to a subject from their sessions -> profile bundle")
-    a.add_argument("--subject", required=True)
+    a.add_argument("--subject", required=True, help="subject id; sessions recorded under its pseudonym (the lab "
+                   "key's) are found too")
     a.add_argument("--sessions", required=True, nargs="+", help="session files or folders of them")
     a.add_argument("--base", required=True, help="checkpoint bundle (.json or folder) or registered model name")
     a.add_argument("--out", help=f"profile folder (default: {DEFAULT_PROFILES}/<subject>)")
@@ -73,10 +77,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     from app import configure_lsl, parse_board_args
-    from calibration.profiles import check_subject
     from calibration.protocol import load_protocol
+    from calibration.pseudonym import recorded_id
 
-    check_subject(args.subject)
+    subject = recorded_id(args.subject, args.publish_subject)  # a malformed id fails here
     protocol = load_protocol(args.config)  # a bad protocol fails before any device is opened
     if args.record_frames and args.cam == "none":
         from calibration.session import SessionError
@@ -102,14 +106,14 @@ def _run(args: argparse.Namespace) -> int:
         from calibration.ratings import TextRater
 
         answers = sys.stdin if args.ratings == "-" else open(args.ratings, encoding="utf-8")  # noqa: SIM115
-        path = run_session(Pipeline(config), protocol, args.subject, args.out, ConsolePresenter(), TextRater(answers),
+        path = run_session(Pipeline(config), protocol, subject, args.out, ConsolePresenter(), TextRater(answers),
                            log=log, frames=frames)
     else:
         from calibration.qt_presenter import QtPresenter
         from calibration.qt_session import run_qt_session
 
         presenter = QtPresenter(args.full_screen)
-        path = run_qt_session(Pipeline(config), protocol, args.subject, args.out, presenter, frames, log)
+        path = run_qt_session(Pipeline(config), protocol, subject, args.out, presenter, frames, log)
         presenter.close()
     print(json.dumps({"session": str(path)}), flush=True)
     return 0
@@ -118,6 +122,7 @@ def _run(args: argparse.Namespace) -> int:
 def _adapt(args: argparse.Namespace) -> int:
     from calibration.adapt import AdaptSettings, adapt, load_base
     from calibration.profiles import profile_dir
+    from calibration.pseudonym import match_recorded
     from calibration.session_trials import session_files
     from offline.config import parse_model_overrides
     from realtime.session_file import read_session
@@ -130,7 +135,8 @@ def _adapt(args: argparse.Namespace) -> int:
     settings = AdaptSettings(args.mode, args.layers, args.epochs, args.lr, args.batch_size, args.hop, args.loss,
                              args.seed, args.device, args.teacher)
     out = Path(args.out) if args.out else profile_dir(args.subject)
-    manifest = adapt(args.subject, sessions, base, out, settings)
+    recorded = {str(read_session(f).attrs.get("subject", "")) for f in sessions}
+    manifest = adapt(match_recorded(args.subject, recorded), sessions, base, out, settings)
     print(json.dumps({"profile": str(manifest)}))
     return 0
 

@@ -63,6 +63,7 @@ class PipelineConfig:
     record: str | None = None  # session file recorded from the very first sample
     record_frames: tuple[float, float] | None = None  # with record: camera frames too (scale, frames per second)
     overwrite: bool = False  # with record: replace an existing session file (else FileExistsError)
+    publish_subject: bool = False  # calibration sessions publish and record the subject id, not its pseudonym
     weights_dir: str | None = None  # folder watched for new checkpoint bundles (hot-swap)
     torch_threads: int | None = None  # intra-op threads for the models; None: 1 on machines of <= 4 cores
 

@@ -269,8 +269,9 @@ class DashboardWindow(QtWidgets.QMainWindow):
     def start_calibration(self, subject: str, protocol: str | Path | None = None,
                           frames: tuple[float, float] | None = None) -> bool:
         """Record a calibration session of ``subject`` into the recording folder; False (reason shown) if it cannot."""
-        from calibration.profiles import ProfileError, check_subject
+        from calibration.profiles import ProfileError
         from calibration.protocol import ProtocolError, load_protocol
+        from calibration.pseudonym import recorded_id
         from calibration.qt_presenter import QtPresenter
         from calibration.qt_session import QtSession
 
@@ -281,13 +282,13 @@ class DashboardWindow(QtWidgets.QMainWindow):
             self.controls.say("stop the recording first: a calibration session records to its own file", error=True)
             return False
         try:
-            check_subject(subject)
+            recorded = recorded_id(subject, self.pipeline.config.publish_subject)
             plan = load_protocol(protocol or None)
-        except (ProfileError, ProtocolError) as exc:
+        except (ProfileError, ProtocolError, ValueError, OSError) as exc:
             self.controls.say(f"calibration not started: {exc}", error=True)
             return False
         self._presenter = QtPresenter()
-        self.calibration = QtSession(self.pipeline, plan, subject, self.record_dir, self._presenter, frames,
+        self.calibration = QtSession(self.pipeline, plan, recorded, self.record_dir, self._presenter, frames,
                                      log=lambda _: None, parent=self)
         self.calibration.progress.connect(
             lambda what, seconds: self.controls.say(f"calibration {subject}: {what}" +

@@ -32,7 +32,8 @@ def write_protocol(folder: Path, eyes_open: float = 4.0, eyes_closed: float = 3.
 
 def calibration_command(config: Path, out: Path, name: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "calibration", "run", "--subject", SUBJECT, "--config", str(config), "--out",
-            str(out), "--eeg", "brainflow:synthetic", "--no-gui", "--lsl-loopback", "--name", name, *extra]
+            str(out), "--eeg", "brainflow:synthetic", "--no-gui", "--lsl-loopback", "--name", name, "--publish-subject",
+            *extra]
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ import uuid
 
 import h5py
 import numpy as np
+import pylsl
 from PyQt6 import QtCore
 from PyQt6.QtWidgets import QApplication, QDialogButtonBox
 
+from calibration.pseudonym import lab_key, pseudonym
 from calibration.start_dialog import CalibrationStartDialog
 from realtime.dashboard.window import DashboardWindow
 from realtime.pipeline import Pipeline, PipelineConfig
@@ -33,6 +35,8 @@ def test_a_session_from_the_dashboard_records_everything_while_the_dashboard_dra
     pipeline = Pipeline(PipelineConfig(eeg="brainflow:synthetic", camera="none", model="", app_name=name))
     pipeline.start()
     window = DashboardWindow(pipeline, record_dir=tmp_path / "sessions")
+    listener = pylsl.StreamInlet(pylsl.resolve_byprop("name", f"{name}-markers", timeout=10)[0])
+    listener.open_stream(timeout=5)  # what anyone on the network sees of the session's markers
     qtbot.addWidget(window)
     window.show()
     controls = window.controls
@@ -84,8 +88,13 @@ def test_a_session_from_the_dashboard_records_everything_while_the_dashboard_dra
         window.close()
     assert not pipeline.status().running
 
-    with h5py.File(path, "r") as f:  # plain h5py
-        assert f.attrs["subject"] == "D1" and "[stimuli]" in f.attrs["protocol"]
+    alias = pseudonym("D1", lab_key())
+    published = [sample[0] for sample in iter(lambda: listener.pull_sample(timeout=0.5)[0], None)]
+    assert f"session_start {alias}" in published and "rating stimulus-02 valence=3 arousal=7" in published
+    assert not any("D1" in m for m in published), "the subject id went out on the network"
+    assert path.name.startswith(f"{alias}-")
+    with h5py.File(path, "r") as f:  # plain h5py: the file holds the pseudonym, not the id
+        assert f.attrs["subject"] == alias and "[stimuli]" in f.attrs["protocol"]
         names = [n.decode() for n in f["tables/blocks/name"][()]]
         ratings = list(zip(f["tables/ratings/valence"][()], f["tables/ratings/arousal"][()], strict=True))
         markers = [m.decode() for m in f["markers/text"][()]]
@@ -93,7 +102,7 @@ def test_a_session_from_the_dashboard_records_everything_while_the_dashboard_dra
         onset, offset = f["tables/blocks/onset"][()], f["tables/blocks/offset"][()]
     assert names == ["baseline-eyes-open", "stimulus-01", "stimulus-02"]
     assert ratings == [(8.0, 2.0), (3.0, 7.0)]
-    assert "rating stimulus-02 valence=3 arousal=7" in markers and markers[-1] == "session_end D1"
+    assert "rating stimulus-02 valence=3 arousal=7" in markers and markers[-1] == f"session_end {alias}"
     np.testing.assert_allclose(offset - onset, 1.5, atol=0.3)
     for a, b in zip(onset, offset, strict=True):
         assert ((eeg_ts >= a) & (eeg_ts <= b)).sum() >= 0.95 * (b - a) * 250
