@@ -33,7 +33,7 @@ EEG sources (--eeg):
                             default synthetic)
   brainflow:BOARD           a real board by its BrainFlow name (cyton, ganglion, muse_s, ...), with --serial-port
                             and --board-args key=value,... (ip_address, ip_port, mac_address, serial_number, ...)
-  replay:FILE               an EDF, BDF, FIF or session (.h5) file played in real time (looped) through LSL
+  replay:FILE               an EDF, BDF, FIF, session (.h5) or XDF file played in real time (looped) through LSL
 """
 
 
@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--eeg", default="brainflow:synthetic", metavar="SOURCE",
                      help="EEG source, see below; 'none' for no EEG (default: %(default)s)")
     src.add_argument("--eeg-stream", metavar="NAME", help="with --eeg lsl: the LSL stream name to read (lsl:name=NAME)")
+    src.add_argument("--markers", metavar="lsl[:K=V,...]",
+                     help="subscribe to a stimulus-marker stream (type Markers, or lsl:name=...,type=...,source_id=..."
+                          ",host=...): recorded, drawn on the traces, usable as calibration blocks")
     src.add_argument("--serial-port", default="", metavar="PORT", help="serial port of a BrainFlow board")
     src.add_argument("--board-args", type=parse_board_args, default={}, metavar="K=V,...",
                      help="other BrainFlow input parameters")
@@ -102,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     mdl.add_argument("--hop", type=positive, default=0.25, metavar="SECONDS",
                      help="time between predictions (default: %(default)s)")
     out = p.add_argument_group("outputs")
-    out.add_argument("--record", metavar="PATH", help="record the session to this HDF5 file (a new file, unless "
-                     "--overwrite)")
+    out.add_argument("--record", metavar="PATH", help="record the session to this file: HDF5, or XDF when it ends in "
+                     ".xdf (a new file, unless --overwrite)")
     out.add_argument("--overwrite", action="store_true", help="with --record: replace an existing session file")
     out.add_argument("--publish-subject", action="store_true",
                      help="calibration sessions from the dashboard publish (LSL markers) and record the subject id "
@@ -157,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.record_frames and (not args.record or args.cam == "none"):
         raise SystemExit("error: --record-frames needs --record PATH and a camera (--cam is "
                          f"{args.cam!r}{'' if args.record else ', --record not given'})")
+    if args.record_frames and args.record.lower().endswith(".xdf"):
+        raise SystemExit("error: --record-frames records camera frames to HDF5 only; record to a .h5 file")
     if args.record and os.path.exists(args.record) and not args.overwrite:
         from realtime.recorder import existing_session_message
 
@@ -173,6 +178,14 @@ def main(argv: list[str] | None = None) -> int:
         except ProfileError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    from realtime.dashboard import display_available, run_dashboard
+    from realtime.dashboard.qt_platform import qt_platform_problem
+
+    # Qt aborts the process when it cannot open a window: probe in a child first, before any source is opened
+    problem = None if args.no_gui or not display_available() else qt_platform_problem()
+    if problem:
+        print(f"error: the dashboard cannot start: {problem}", file=sys.stderr)
+        return 2
     from models.live import IncompatibleStreams
     from realtime.pipeline import Pipeline, PipelineConfig
     from realtime.sources import SourceError
@@ -181,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         eeg=None if args.eeg == "none" else args.eeg, eeg_stream=args.eeg_stream, serial_port=args.serial_port,
         board_args=args.board_args, camera=args.cam, model=model, device=args.device, hop=args.hop,
         app_name=args.name, record=args.record, overwrite=args.overwrite, publish_subject=args.publish_subject,
+        markers=args.markers,
         weights_dir=args.weights_dir,
         record_frames=(args.frame_scale, args.frame_fps) if args.record_frames else None,
     )
@@ -201,8 +215,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        from realtime.dashboard import display_available, run_dashboard
-
         if not args.no_gui and not display_available():
             print("No display (DISPLAY / WAYLAND_DISPLAY unset): running headless; "
                   "set QT_QPA_PLATFORM=offscreen to run the dashboard without one.", file=sys.stderr)

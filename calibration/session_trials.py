@@ -8,7 +8,9 @@ held over the block (``labels="ratings"``), or the face prior's valence / arousa
 recorded expression probabilities (``labels="face"``, the visual teacher of cross-modal
 distillation; steps with no frame within 0.5 s take the nearest one, a block with fewer than
 half its steps covered has no face trace). A block missing more than ``MAX_MISSING_EEG`` of its
-EEG samples, or holding NaN, is left out with a warning naming it. A subject id that is not a safe
+EEG samples, or holding NaN, is left out with a warning naming it. A plain recording (``app.py
+--record`` with ``--markers`` from a stimulus program) is a calibration session too when its markers
+follow the calibration grammar (``blocks_from_markers``). A subject id that is not a safe
 folder name (``models.identifiers``) is refused, naming the file.
 
 ``read_calibration(root, subjects)`` has the signature of the offline dataset readers: the
@@ -69,12 +71,16 @@ def session_blocks(path: str | Path, labels: str = "ratings", trace_rate: float 
     session = read_session(path)
     subject = str(session.attrs.get("subject", ""))
     blocks = session.tables.get("blocks")
-    if not subject or blocks is None:
-        raise ValueError(f"{path} is a session file but not a calibration session (no subject or blocks table)")
-    check_name(subject, f"{path}: subject id")  # it names fold and profile folders
     ratings = session.tables.get("ratings", {})
     rated = {str(b): (float(v), float(a)) for b, v, a in
              zip(ratings.get("block", []), ratings.get("valence", []), ratings.get("arousal", []), strict=True)}
+    if blocks is None:  # a plain recording: blocks from markers in the calibration grammar, if it has them
+        marked_subject, blocks, rated = blocks_from_markers(session.markers)
+        subject = subject or marked_subject
+    if not subject or not len(blocks["name"]):
+        raise ValueError(f"{path} is a session file but not a calibration session (no subject, or no blocks table "
+                         "and no 'onset'/'offset' markers)")
+    check_name(subject, f"{path}: subject id")  # it names fold and profile folders
     out = []
     for i, name in enumerate(blocks["name"]):
         name, kind = str(name), str(blocks["kind"][i])
@@ -115,14 +121,41 @@ def session_blocks(path: str | Path, labels: str = "ratings", trace_rate: float 
     return out
 
 
+def blocks_from_markers(markers: list[tuple[float, str]]) -> tuple[str, dict[str, list], dict[str, tuple]]:
+    """(subject, blocks table, ratings by block) from markers in the grammar calibration sessions send:
+    ``session_start ID``, ``onset BLOCK``, ``offset BLOCK``, ``rating BLOCK valence=V arousal=A``; a block
+    named ``baseline...`` is a baseline, any other a stimulus; an onset without its offset is no block."""
+    subject, opened = "", {}
+    blocks: dict[str, list] = {"name": [], "kind": [], "onset": [], "offset": []}
+    rated: dict[str, tuple[float, float]] = {}
+    for t, text in markers:
+        word, _, rest = text.strip().partition(" ")
+        if word == "session_start" and rest:
+            subject = rest.strip()
+        elif word == "onset" and rest:
+            opened[rest.strip()] = t
+        elif word == "offset" and rest.strip() in opened:
+            name = rest.strip()
+            for key, value in zip(blocks, (name, "baseline" if name.startswith("baseline") else "stimulus",
+                                           opened.pop(name), t), strict=True):
+                blocks[key].append(value)
+        elif word == "rating":
+            fields = dict(f.split("=", 1) for f in rest.split()[1:] if "=" in f)
+            try:
+                rated[rest.split()[0]] = (float(fields["valence"]), float(fields["arousal"]))
+            except (IndexError, KeyError, ValueError):
+                continue  # not a rating in the grammar: kept in the file, not used
+    return subject, blocks, rated
+
+
 def session_files(root: str | Path) -> list[Path]:
-    """Calibration session files: ``root`` itself if it is a file, else every ``*.h5`` below it, sorted."""
+    """Calibration session files: ``root`` itself if it is a file, else every ``*.h5`` and ``*.xdf`` below it."""
     root = Path(root)
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise FileNotFoundError(f"no calibration session at {root}")
-    return sorted(root.rglob("*.h5"))
+    return sorted([*root.rglob("*.h5"), *root.rglob("*.xdf")])
 
 
 def read_calibration(root: str | Path, subjects: list[str] | None = None, labels: str = "ratings",

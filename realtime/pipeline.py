@@ -46,6 +46,10 @@ FACE_STALE_SECONDS = 1.0
 ROLLBACK_DEPTH = 5
 
 
+#: Markers (own and received) kept for the dashboard's traces.
+MARKER_HISTORY = 200
+
+
 @dataclass
 class PipelineConfig:
     """What to run; mirrors the command line of ``app.py``."""
@@ -64,6 +68,7 @@ class PipelineConfig:
     record_frames: tuple[float, float] | None = None  # with record: camera frames too (scale, frames per second)
     overwrite: bool = False  # with record: replace an existing session file (else FileExistsError)
     publish_subject: bool = False  # calibration sessions publish and record the subject id, not its pseudonym
+    markers: str | None = None  # "lsl[:name=...,type=...]": a stimulus-marker stream, recorded and shown
     weights_dir: str | None = None  # folder watched for new checkpoint bundles (hot-swap)
     torch_threads: int | None = None  # intra-op threads for the models; None: 1 on machines of <= 4 cores
 
@@ -106,6 +111,8 @@ class Pipeline:
         self._latest: Prediction | None = None
         self._n_predictions = 0
         self._n_markers = 0
+        self.marker_inlet = None  # realtime.marker_inlet.MarkerInlet when config.markers is set
+        self.recent_markers: collections.deque[tuple[float, str, bool]] = collections.deque(maxlen=MARKER_HISTORY)
         self._freshness: dict[str, collections.deque[float]] = {}
         self._meters: dict[str, RateMeter] = collections.defaultdict(RateMeter)
         self._started_at = 0.0
@@ -123,6 +130,10 @@ class Pipeline:
         import torch
 
         torch.set_num_threads(torch_thread_count(c.torch_threads))
+        if c.markers:
+            from realtime.marker_inlet import MarkerInlet, marker_selection
+
+            self.marker_inlet = MarkerInlet(marker_selection(c.markers), self._external_marker)
         if self.source is None and c.eeg:
             self.source = make_source(c.eeg, c.eeg_stream, c.serial_port, c.board_args, c.replay_loop)
         if self.source is not None:
@@ -152,6 +163,8 @@ class Pipeline:
             self.source.start()
         if self.face_worker is not None:
             self.face_worker.start()
+        if self.marker_inlet is not None:
+            self.marker_inlet.start()
         self._worker.start()
         self._started_at = time.monotonic()
         self._running = True
@@ -178,6 +191,8 @@ class Pipeline:
         self._running = False
 
     def _close_inputs(self) -> None:
+        if self.marker_inlet is not None:
+            self.marker_inlet.stop()
         if self.face_worker is not None:
             self.face_worker.stop()
         if self.camera is not None:
@@ -342,7 +357,14 @@ class Pipeline:
         if self.recorder is not None:
             self.recorder.add_marker(t, text)
         self._n_markers += 1
+        self.recent_markers.append((t, text, False))
         return t
+
+    def _external_marker(self, t: float, text: str) -> None:
+        """A marker from the subscribed stimulus stream: recorded and shown, not sent again on our outlet."""
+        if self.recorder is not None:
+            self.recorder.add_marker(t, text)
+        self.recent_markers.append((t, text, True))
 
     # -- status --------------------------------------------------------------------------
     def status(self) -> PipelineStatus:
@@ -373,6 +395,8 @@ class Pipeline:
             camera_problem=self.camera_problem or (self.camera.error or "" if self.camera is not None else ""),
             recorder=self.recorder.status() if self.recorder is not None else None,
             markers=self._n_markers,
+            marker_stream=(self.marker_inlet.problem or f"{self.marker_inlet.received} from "
+                           f"{self.marker_inlet.description}") if self.marker_inlet is not None else "",
             problems=dict(p.problems) if p is not None else {},
             swap=self.watcher.summary() if self.watcher is not None else "",
             previous_model_id=self._previous[-1].model_id if self._previous else "",

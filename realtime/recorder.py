@@ -1,4 +1,7 @@
-"""Session recorder: a writer thread appending every stream and every prediction to the HDF5 session file.
+"""Session recorder: a writer thread appending every stream and every prediction to the session file.
+
+The file is HDF5, or XDF when the path ends in ``.xdf`` (written by ``realtime.xdf_session``; camera
+frames are HDF5 only).
 
 The thread reads each ring buffer with ``read_since`` from the index where it left off, so no
 sample is skipped; if it ever falls more than a buffer behind, the lost samples are counted
@@ -25,7 +28,8 @@ import numpy as np
 
 from realtime.live_stream import LiveStream
 from realtime.prediction import Prediction
-from realtime.session_file import FORMAT, FRAMES_GROUP, PREDICTION_FIELDS, TABLES_GROUP, VERSION
+from realtime.session_file import FORMAT, FRAMES_GROUP, PREDICTION_FIELDS, TABLES_GROUP, VERSION, XDF_SUFFIX
+from realtime.xdf_session import XdfSessionWriter
 
 if TYPE_CHECKING:
     from realtime.camera import LatestFrame
@@ -90,23 +94,52 @@ def existing_session_message(path: str | Path) -> str:
 
 
 class Recorder:
-    """Writes ``streams`` (read from their ring buffers from ``start()`` on), predictions and markers to ``path``."""
+    """Writes ``streams`` (read from their ring buffers from ``start()`` on), predictions and markers to ``path``
+    (HDF5, or XDF for a ``.xdf`` path)."""
 
     def __init__(self, path: str | Path, streams: list[LiveStream], attrs: dict[str, str] | None = None,
                  tables: dict[str, dict[str, str]] | None = None, frames: FrameRecording | None = None,
                  overwrite: bool = False) -> None:
         """``tables``: {table: {column: "float" | "text"}}, created now (SWMR files cannot grow new datasets);
-        ``frames``: record camera frames too (``/frames``); an existing ``path`` is FileExistsError unless
-        ``overwrite``."""
+        ``frames``: record camera frames too (``/frames``, HDF5 only); an existing ``path`` is FileExistsError
+        unless ``overwrite``."""
         self.path = Path(path)
         self.streams = streams
         if self.path.exists() and not overwrite:
             raise FileExistsError(existing_session_message(self.path))
+        self._tables = {name: dict(columns) for name, columns in (tables or {}).items()}
+        for name, columns in self._tables.items():
+            for column, kind in columns.items():
+                if kind not in TABLE_KINDS:
+                    raise ValueError(f"table {name}: column {column} has kind {kind!r}; use float or text")
+        xdf = self.path.suffix.lower() == XDF_SUFFIX
+        if xdf and frames is not None:
+            raise ValueError(f"cannot record camera frames to {self.path}: frames are recorded to HDF5 only")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = h5py.File(self.path, "w" if overwrite else "w-", libver="latest")
-        f.attrs.update({"format": FORMAT, "version": VERSION, **(attrs or {})})
         self._modalities = tuple(s.modality for s in streams)
-        for s in streams:
+        self._frames = frames
+        self._file: h5py.File | XdfSessionWriter = (
+            XdfSessionWriter(self.path, streams, attrs or {}, self._tables, overwrite) if xdf
+            else self._create_hdf5(attrs or {}, frames, overwrite))
+        self._next = {s.modality: s.buffer.total for s in streams}
+        self._written = dict.fromkeys(self._modalities, 0)
+        self._predictions: collections.deque[Prediction] = collections.deque()
+        self._markers: collections.deque[tuple[float, str]] = collections.deque()
+        self._rows: collections.deque[tuple[str, dict[str, float | str]]] = collections.deque()
+        self._sampled: collections.deque[tuple[np.ndarray, float, int]] = collections.deque()
+        self._n_predictions = 0
+        self._lost = 0
+        self._overruns = 0
+        self._error = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._sampler = threading.Thread(target=self._sample_frames, name="frame sampler", daemon=True)
+
+    def _create_hdf5(self, attrs: dict[str, str], frames: FrameRecording | None, overwrite: bool) -> h5py.File:
+        """The HDF5 session file with every dataset created, in SWMR mode (layout: realtime.session_file)."""
+        f = h5py.File(self.path, "w" if overwrite else "w-", libver="latest")
+        f.attrs.update({"format": FORMAT, "version": VERSION, **attrs})
+        for s in self.streams:
             g = f.create_group(s.modality)
             g.attrs["channels"] = np.array(s.channels, dtype=h5py.string_dtype())
             g.attrs["rate"] = s.rate
@@ -123,14 +156,10 @@ class Recorder:
         m = f.create_group("markers")
         _appendable(m, "time", (), np.float64)
         _appendable(m, "text", (), h5py.string_dtype())
-        self._tables = {name: dict(columns) for name, columns in (tables or {}).items()}
         for name, columns in self._tables.items():
             g = f.require_group(TABLES_GROUP).create_group(name)
             for column, kind in columns.items():
-                if kind not in TABLE_KINDS:
-                    raise ValueError(f"table {name}: column {column} has kind {kind!r}; use float or text")
                 _appendable(g, column, (), TABLE_KINDS[kind])
-        self._frames = frames
         if frames is not None:
             width, height = frames.size
             g = f.create_group(FRAMES_GROUP)
@@ -141,20 +170,7 @@ class Recorder:
             _appendable(g, "timestamps", (), np.float64)
             _appendable(g, "index", (), np.int64)
         f.swmr_mode = True
-        self._file = f
-        self._next = {s.modality: s.buffer.total for s in streams}
-        self._written = dict.fromkeys(self._modalities, 0)
-        self._predictions: collections.deque[Prediction] = collections.deque()
-        self._markers: collections.deque[tuple[float, str]] = collections.deque()
-        self._rows: collections.deque[tuple[str, dict[str, float | str]]] = collections.deque()
-        self._sampled: collections.deque[tuple[np.ndarray, float, int]] = collections.deque()
-        self._n_predictions = 0
-        self._lost = 0
-        self._overruns = 0
-        self._error = ""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
-        self._sampler = threading.Thread(target=self._sample_frames, name="frame sampler", daemon=True)
+        return f
 
     # -- producers (any thread) ----------------------------------------------------------
     def add_prediction(self, prediction: Prediction) -> None:
@@ -188,8 +204,7 @@ class Recorder:
         if self._sampler.is_alive():
             self._sampler.join(timeout=10.0)
         self._thread.join(timeout=10.0)
-        if self._file.id.valid:
-            self._file.close()
+        self._file.close()  # once: closing a closed file does nothing
 
     def status(self) -> RecorderStatus:
         return RecorderStatus(str(self.path), dict(self._written), self._n_predictions, self._lost, self._overruns,
@@ -223,18 +238,32 @@ class Recorder:
             self._file.close()
 
     def _write_pending(self) -> None:
-        f = self._file
+        samples = {}
         for s in self.streams:
             data, ts, nxt = s.buffer.read_since(self._next[s.modality])
             lost = (nxt - len(data)) - self._next[s.modality]
             if lost > 0:
                 self._lost += lost
                 self._overruns += 1
-            _append(f[s.modality]["data"], data)
-            _append(f[s.modality]["timestamps"], ts)
+            samples[s.modality] = (data, ts)
             self._next[s.modality] = nxt
-            self._written[s.modality] += len(data)
         preds = [self._predictions.popleft() for _ in range(len(self._predictions))]
+        markers = [self._markers.popleft() for _ in range(len(self._markers))]
+        rows = [self._rows.popleft() for _ in range(len(self._rows))]
+        if isinstance(self._file, XdfSessionWriter):
+            self._file.write(samples, preds, markers, rows)
+        else:
+            self._write_hdf5(samples, preds, markers, rows)
+        for modality, (data, _) in samples.items():
+            self._written[modality] += len(data)
+        self._n_predictions += len(preds)
+
+    def _write_hdf5(self, samples: dict[str, tuple[np.ndarray, np.ndarray]], preds: list[Prediction],
+                    markers: list[tuple[float, str]], rows: list[tuple[str, dict[str, float | str]]]) -> None:
+        f = self._file
+        for modality, (data, ts) in samples.items():
+            _append(f[modality]["data"], data)
+            _append(f[modality]["timestamps"], ts)
         if preds:
             g = f["predictions"]
             for name in PREDICTION_FIELDS:
@@ -244,12 +273,9 @@ class Recorder:
             _append(g["model_state"], [p.state for p in preds])
             for m in self._modalities:
                 _append(g[f"available_{m}"], np.array([p.available.get(m, False) for p in preds]))
-            self._n_predictions += len(preds)
-        markers = [self._markers.popleft() for _ in range(len(self._markers))]
         if markers:
             _append(f["markers/time"], np.array([t for t, _ in markers], dtype=np.float64))
             _append(f["markers/text"], [t for _, t in markers])
-        rows = [self._rows.popleft() for _ in range(len(self._rows))]
         for table, row in rows:
             for column, value in row.items():
                 _append(f[TABLES_GROUP][table][column], [value] if isinstance(value, str) else np.array([value]))

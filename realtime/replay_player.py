@@ -1,4 +1,4 @@
-"""Plays an EEG recording as an LSL outlet in real time: EDF / BDF / FIF (via MNE) or our own session files.
+"""Plays an EEG recording as an LSL outlet in real time: EDF / BDF / FIF (via MNE), session files or XDF.
 
 Samples are pushed in chunks paced by the wall clock, each with its own time stamp, EEG in
 microvolts, channel labels in the stream description. Used by ``--eeg replay:FILE`` (in a child
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 MNE_SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz")
-SESSION_SUFFIXES = (".h5", ".hdf5")
+SESSION_SUFFIXES = (".h5", ".hdf5", ".xdf")  # read by realtime.session_file (XDF: ours or LabRecorder's)
 CHUNK_SECONDS = 0.02
 
 
@@ -80,7 +80,8 @@ def play(data: np.ndarray, channels: tuple[str, ...], rate: float, name: str, so
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m realtime.replay_player",
-                                     description="Play an EEG recording (EDF, BDF, FIF, session .h5) as an LSL stream.")
+                                     description="Play an EEG recording (EDF, BDF, FIF, session .h5, XDF) as an "
+                                                 "LSL stream.")
     parser.add_argument("file", help="recording to play")
     parser.add_argument("--name", required=True, help="LSL stream name")
     parser.add_argument("--source-id", default="", help="LSL source_id (default: the file name)")

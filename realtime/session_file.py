@@ -1,4 +1,4 @@
-"""The session file (HDF5): its layout, and a reader used by replay, tests and analysis.
+"""The session file (HDF5, or XDF for a ``.xdf`` path): its layout, and a reader used by replay, tests and analysis.
 
 Layout (every dataset resizable along its first axis, appended while recording):
 - ``/<stream>/data`` (n, channels) and ``/<stream>/timestamps`` (n,) on the LSL clock, for each
@@ -19,6 +19,7 @@ Layout (every dataset resizable along its first axis, appended while recording):
   ``scale``, ``fps_limit``, ``camera_size`` (width, height) and ``color``. Not a stream: ``read_session``
   leaves them on disk (open them with h5py).
 The file is written with libver="latest" in SWMR mode, so it can be read while recording.
+The same data in XDF, and how XDF files are read: ``realtime.xdf_session``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ VERSION = 1
 PREDICTION_FIELDS = ("time", "published", "valence", "arousal", "face_valence", "face_arousal")
 TABLES_GROUP = "tables"
 FRAMES_GROUP = "frames"
+#: Paths ending so are recorded and read as XDF; every other path is HDF5.
+XDF_SUFFIX = ".xdf"
 
 
 @dataclass
@@ -69,10 +72,17 @@ def is_session_file(path: str | Path) -> bool:
 
 
 def read_session(path: str | Path) -> Session:
-    """Read a whole session file (also one still being written, thanks to SWMR)."""
+    """Read a whole session file (also one still being written, thanks to SWMR).
+
+    A ``.xdf`` file (ours or LabRecorder's, also one cut off while recording) is read by
+    ``realtime.xdf_session.read_xdf_session``."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"session file {path} does not exist")
+    if path.suffix.lower() == XDF_SUFFIX:
+        from realtime.xdf_session import read_xdf_session  # imports this module
+
+        return read_xdf_session(path)
     try:
         f = h5py.File(path, "r", libver="latest", swmr=True)
     except OSError as exc:

@@ -72,6 +72,7 @@ class PipelineStatus:
     camera_problem: str
     recorder: RecorderStatus | None
     markers: int = 0
+    marker_stream: str = ""  # --markers: how many received from which stream, or why none yet
     problems: dict[str, str] = field(default_factory=dict)  # of the latest prediction
     swap: str = ""  # hot-swap: the latest verdict on a dropped-in bundle and what is waiting (realtime.hot_swap)
     previous_model_id: str = ""  # what Pipeline.rollback() would bring back; empty when nothing
@@ -126,6 +127,8 @@ def format_status(s: PipelineStatus) -> str:
         parts.append(f"[{s.problems['model']}]")
     if s.swap:
         parts.append(f"[hot-swap: {s.swap}]")
+    if s.marker_stream:
+        parts.append(f"markers: {s.marker_stream}")
     if s.recorder is not None:
         r = s.recorder
         lost = f" LOST {r.samples_lost}" if r.samples_lost else ""

@@ -1,4 +1,5 @@
-"""Valence and arousal over the last N seconds: the model's trace, its confidence band, and the face-only estimate."""
+"""Valence and arousal over the last N seconds: the model's trace, its confidence band, the face-only estimate,
+and the markers (inserted here, or received from a stimulus stream) as labelled vertical lines."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from realtime.prediction import Prediction
 
 # Half-width of the band at zero confidence: the band spans value +/- (1 - confidence) * BAND_SCALE.
 BAND_SCALE = 0.5
+#: Most marker lines drawn at once (the newest); lines are reused, not recreated, as the axis scrolls.
+MAX_MARKER_LINES = 40
+MARKER_LABEL_CHARS = 24
 
 
 def readout(latest: Prediction | None, target: str) -> str:
@@ -99,7 +103,33 @@ class TracesPanel(pg.GraphicsLayoutWidget):
         self.arousal.plot.setXLink(self.valence.plot)
         self.arousal.plot.setLabel("bottom", "seconds before now", color=theme.MUTED)
         self.valence.plot.getAxis("bottom").setStyle(showValues=False)
+        self.marker_lines: list[tuple[pg.InfiniteLine, pg.InfiniteLine]] = []
+        self.markers_shown = 0
         self.set_seconds(seconds)
+
+    def show_markers(self, markers: Sequence[tuple[float, str, bool]], now: float) -> None:
+        """Markers of the last ``seconds`` as lines on both plots, labelled on valence (received: dashed)."""
+        shown = [m for m in markers if now - self.seconds <= m[0] <= now][-MAX_MARKER_LINES:]
+        while len(self.marker_lines) < len(shown):
+            pair = (pg.InfiniteLine(angle=90, movable=False, label="", labelOpts={
+                        "position": 0.95, "color": theme.TEXT, "anchors": [(0, 0), (0, 0)]}),
+                    pg.InfiniteLine(angle=90, movable=False))
+            self.valence.plot.addItem(pair[0], ignoreBounds=True)
+            self.arousal.plot.addItem(pair[1], ignoreBounds=True)
+            self.marker_lines.append(pair)
+        for i, (top, bottom) in enumerate(self.marker_lines):
+            visible = i < len(shown)
+            top.setVisible(visible)
+            bottom.setVisible(visible)
+            if visible:
+                t, text, received = shown[i]
+                pen = pg.mkPen(theme.WARN if received else theme.MUTED, width=1,
+                               style=QtCore.Qt.PenStyle.DashLine if received else QtCore.Qt.PenStyle.SolidLine)
+                for line in (top, bottom):
+                    line.setPen(pen)
+                    line.setValue(t - now)
+                top.label.setFormat(text[:MARKER_LABEL_CHARS])
+        self.markers_shown = len(shown)
 
     def set_seconds(self, seconds: float) -> None:
         self.seconds = float(seconds)
@@ -110,7 +140,9 @@ class TracesPanel(pg.GraphicsLayoutWidget):
                 target.plot.removeItem(line)
             target.time_lines = theme.grid_lines(target.plot, xs=list(-np.arange(step, self.seconds, step)))
 
-    def update_from(self, history: Sequence[Prediction], now: float) -> None:
+    def update_from(self, history: Sequence[Prediction], now: float,
+                    markers: Sequence[tuple[float, str, bool]] = ()) -> None:
+        self.show_markers(markers, now)
         shown = recent(history, now - self.seconds)
         s = series(shown)
         x = s.time - now

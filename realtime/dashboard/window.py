@@ -175,7 +175,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         if group == "eeg":
             self._draw_eeg(now)
         elif group == "traces":
-            self.traces.update_from(history, now)  # each turn: the time axis scrolls
+            self.traces.update_from(history, now, list(self.pipeline.recent_markers))  # the time axis scrolls
         else:
             if self.bridge.received != self._drawn:  # these change only with a new prediction
                 self._drawn = self.bridge.received

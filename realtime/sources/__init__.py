@@ -6,7 +6,7 @@ from realtime.sources.base import EegSource, SourceError, SourceStatus
 
 SPEC_HELP = ("lsl[:name=...,type=...,source_id=...,host=...] "
              "| brainflow:synthetic | brainflow:playback:FILE | brainflow:BOARD (a BoardIds name, e.g. cyton) "
-             "| replay:FILE (EDF, BDF, FIF or a session .h5)")
+             "| replay:FILE (EDF, BDF, FIF, a session .h5 or an XDF recording)")
 
 
 def make_source(spec: str, stream_name: str | None = None, serial_port: str = "",
@@ -14,7 +14,8 @@ def make_source(spec: str, stream_name: str | None = None, serial_port: str = ""
     """Build (not open) the source named by ``spec``; a malformed spec or a missing file is a clear error."""
     kind, _, rest = spec.partition(":")
     if kind == "lsl":
-        from realtime.sources.lsl_inlet import LslInletSource, parse_selection
+        from realtime.lsl_select import parse_selection
+        from realtime.sources.lsl_inlet import LslInletSource
 
         selection = parse_selection(rest)
         if stream_name:

@@ -18,45 +18,12 @@ import time
 
 import numpy as np
 
+from realtime.lsl_select import candidates, describe, describe_info, resolve
 from realtime.sources.base import EegSource, SourceError, check_declared
 
 #: Seconds without a sample after which the stream is reported as lost (it may still come back).
 STALL_SECONDS = 1.0
-#: After a first match, how long to listen for a second one (an ambiguous selection is an error).
-AMBIGUITY_SECONDS = 0.5
-#: Selection keys and the stream-info fields they match (XPath over the LSL stream info).
-SELECTION_KEYS = {"name": "name", "type": "type", "source_id": "source_id", "host": "hostname"}
 NUMERIC_FORMATS = ("float32", "double64", "int32", "int16", "int8", "int64")
-
-
-def parse_selection(text: str) -> dict[str, str]:
-    """``name=X,type=Y,...`` (the part after ``lsl:``) as a dict; an unknown key or a bad value is SourceError."""
-    selection: dict[str, str] = {}
-    for part in filter(None, text.split(",")):
-        key, eq, value = part.partition("=")
-        key, value = key.strip(), value.strip()
-        if not eq or key not in SELECTION_KEYS:
-            raise SourceError(f"LSL selection {part!r}: expected KEY=VALUE with KEY one of {', '.join(SELECTION_KEYS)}")
-        if not value or "'" in value or key in selection:
-            raise SourceError(f"LSL selection {part!r}: the value must be given once, non-empty, without quotes")
-        selection[key] = value
-    return selection
-
-
-def describe(selection: dict[str, str]) -> str:
-    """How a selection reads in messages: ``LSL stream name='X', type='EEG'``."""
-    return "LSL stream " + ", ".join(f"{k}={v!r}" for k, v in selection.items())
-
-
-def _predicate(selection: dict[str, str]) -> str:
-    return " and ".join(f"{SELECTION_KEYS[k]}='{v}'" for k, v in selection.items())
-
-
-def _candidate(info: object) -> str:
-    return (f"name={info.name()!r} type={info.type()!r} source_id={info.source_id()!r} "  # type: ignore[attr-defined]
-            f"host={info.hostname()!r}")  # type: ignore[attr-defined]
-
-
 def _stream_labels(info: object, n_channels: int) -> tuple[str, ...]:
     """Channel labels from desc/channels/channel/label; positional names where the sender gave none."""
     labels = info.get_channel_labels() or []  # type: ignore[attr-defined]
@@ -81,14 +48,7 @@ class LslInletSource(EegSource):
         self.info_xml = ""
 
     def _resolve(self, timeout: float) -> list:
-        """Every stream matching the selection: the first answer, then a short wait for a second one."""
-        import pylsl
-
-        predicate = _predicate(self.selection)
-        infos = pylsl.resolve_bypred(predicate, minimum=1, timeout=timeout)
-        if len(infos) == 1:
-            infos = pylsl.resolve_bypred(predicate, minimum=2, timeout=AMBIGUITY_SECONDS) or infos
-        return list({i.uid(): i for i in infos}.values())
+        return resolve(self.selection, timeout)
 
     def _check(self, info: object) -> None:
         """Refuse a stream whose declared rate, channel count or format is not EEG, before an inlet exists."""
@@ -123,8 +83,7 @@ class LslInletSource(EegSource):
 
     def _describe(self, info: object) -> str:
         """What the status shows and the session file records: the stream that was chosen."""
-        return describe({"name": info.name(), "type": info.type(),  # type: ignore[attr-defined]
-                         "source_id": info.source_id(), "host": info.hostname()})  # type: ignore[attr-defined]
+        return describe_info(info)
 
     def _open(self) -> tuple[tuple[str, ...], float]:
         infos = self._resolve(self.resolve_timeout)
@@ -134,9 +93,7 @@ class LslInletSource(EegSource):
                 "(is the sender running, and on the network LSL is configured to see?)"
             )
         if len(infos) > 1:
-            raise SourceError(f"{len(infos)} streams match {self.description}; narrow it with "
-                              "lsl:name=...,type=...,source_id=...,host=...: "
-                              + "; ".join(_candidate(i) for i in infos))
+            raise SourceError(candidates(self.description, infos))
         return self._connect(infos[0])
 
     def _reconnect(self) -> None:

@@ -10,10 +10,11 @@ import math
 import pylsl
 import pytest
 
+from realtime.lsl_select import parse_selection
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
 from realtime.sources import SourceError, make_source
-from realtime.sources.lsl_inlet import LslInletSource, parse_selection
+from realtime.sources.lsl_inlet import LslInletSource
 
 
 def outlet(name: str, source_id: str, rate: float = 128.0, channels: int = 4,
