@@ -225,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         pipeline.stop()
         if args.record:
-            print(f"session saved to {args.record}", file=sys.stderr)
+            done = pipeline.last_recording
+            print(f"session saved to {args.record}" + (f"; {done.error}" if done and done.error else ""),
+                  file=sys.stderr)
     return 0
 
 

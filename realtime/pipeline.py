@@ -100,6 +100,7 @@ class Pipeline:
         self.camera = None
         self.face_worker = None
         self.recorder: Recorder | None = None
+        self.last_recording: RecorderStatus | None = None  # final status of the latest recording stopped
         self.prediction_outlet: PredictionOutlet | None = None
         self.marker_outlet: MarkerOutlet | None = None
         self._worker: InferenceWorker | None = None
@@ -347,6 +348,7 @@ class Pipeline:
         self.unsubscribe(self.recorder.add_prediction)
         self.recorder.stop()
         status, self.recorder = self.recorder.status(), None
+        self.last_recording = status
         return status
 
     def insert_marker(self, text: str) -> float:

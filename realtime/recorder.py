@@ -12,11 +12,19 @@ ratings) up front; their rows (``add_row``) are written the same way under ``/ta
 Optionally (``FrameRecording``, off unless asked for) a sampler thread copies the camera's newest
 frame, at most ``fps`` times a second and downscaled, into ``/frames`` (flushed with the rest); it
 only peeks at the camera's slot, so the face worker still gets every frame it would have had.
+
+Before each flush the writer checks the room left for the file (free space on its disk, and the
+process's file-size limit, ``ulimit -f``): with less than ``room_needed`` it stops recording and
+closes the file while it still can, so what was recorded stays readable; any other write failure
+stops recording too. Either way the reason is in ``status().error`` and the rest of the app goes on.
 """
 
 from __future__ import annotations
 
 import collections
+import os
+import resource
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +43,7 @@ if TYPE_CHECKING:
     from realtime.camera import LatestFrame
 
 FLUSH_SECONDS = 0.5
+MIN_ROOM_BYTES = 1 << 20  # left free for the file's last metadata when it is closed
 QUEUE_LIMIT = 10_000
 FRAME_QUEUE_LIMIT = 100  # images waiting for the writer; more means the disk cannot keep up
 #: Column kinds of event tables -> HDF5 types.
@@ -174,6 +183,8 @@ class Recorder:
 
     # -- producers (any thread) ----------------------------------------------------------
     def add_prediction(self, prediction: Prediction) -> None:
+        if self._error:  # recording has stopped: nothing more is queued
+            return
         if len(self._predictions) >= QUEUE_LIMIT:
             self._overruns += 1
             self._lost += 1
@@ -181,7 +192,8 @@ class Recorder:
         self._predictions.append(prediction)
 
     def add_marker(self, time_: float, text: str) -> None:
-        self._markers.append((time_, text))
+        if not self._error:
+            self._markers.append((time_, text))
 
     def add_row(self, table: str, row: dict[str, float | str]) -> None:
         """Queue one row of a declared table; every column must be given."""
@@ -227,15 +239,37 @@ class Recorder:
             self._sampled.append((image, frame.timestamp, frame.index))
 
     # -- writer thread -------------------------------------------------------------------
+    def _room(self) -> int:
+        """Bytes the file may still grow by: free space on its disk, within the process's file-size limit."""
+        room = shutil.disk_usage(self.path.parent).free
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY:
+            room = min(room, limit - os.path.getsize(self.path))
+        return room
+
     def _run(self) -> None:
+        growth, flushes = 0, 0  # the largest growth of one flush, after the first (which allocates the layout)
         try:
             while not self._stop.wait(FLUSH_SECONDS):
+                before = os.path.getsize(self.path)
+                needed = max(MIN_ROOM_BYTES, 4 * growth)
+                if (room := self._room()) < needed:
+                    self._error = (f"recording to {self.path} stopped: {room / 2**20:.1f} MiB of room left for the "
+                                   f"file (disk space or file-size limit), {needed / 2**20:.1f} MiB needed; what was "
+                                   "recorded until now is kept")
+                    return
                 self._write_pending()
+                flushes += 1
+                if flushes > 1:
+                    growth = max(growth, os.path.getsize(self.path) - before)
             self._write_pending()
-        except Exception as exc:  # disk full, file removed...: reported, the app keeps running
-            self._error = f"recording to {self.path} failed: {exc}"
+        except Exception as exc:  # a write failed, the file was removed...: reported, the app keeps running
+            self._error = f"recording to {self.path} stopped: {' '.join(str(exc).split())[:300]}"
         finally:
-            self._file.close()
+            try:
+                self._file.close()
+            except Exception as exc:  # closing flushes, and may fail the same way
+                self._error = self._error or f"recording to {self.path} stopped: {exc}"
 
     def _write_pending(self) -> None:
         samples = {}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import resource
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -115,3 +117,35 @@ def test_gap_aware_fusion_keeps_predicting_live_without_a_face(tmp_path, lsl_nam
     ran = np.isfinite(predictions["valence"])
     assert ran.sum() >= 4 and set(predictions["model_id"]) == {"lfan-gaps@untrained"}
     assert "available_face" not in predictions, "no camera: no face stream recorded"
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    """preexec_fn: the child may write files up to ``limit`` bytes (a full disk, for that process alone)."""
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+
+    return apply
+
+
+LIMIT = 2_200_000  # bytes the app may write: a disk that fills about 10 s into the run
+
+
+def test_a_full_disk_stops_the_recording_with_a_message_while_predictions_go_on(tmp_path, lsl_name):
+    path = tmp_path / "full.h5"
+    app = subprocess.run(
+        [sys.executable, "app.py", "--eeg", "brainflow:synthetic", "--cam", "demo", "--no-gui", "--lsl-loopback",
+         "--record", str(path), "--name", lsl_name, "--duration", "30"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, preexec_fn=_file_size_limit(LIMIT))
+    assert app.returncode == 0, app.stderr[-2000:]
+    lines = app.stdout.splitlines()
+    failed = [i for i, line in enumerate(lines) if f"recording to {path} stopped:" in line]
+    assert failed, f"no recording error shown; last status: {lines[-1:]}"
+    assert "MiB of room left for the file" in lines[failed[0]]
+    after = lines[failed[0]:]
+    assert sum(bool(re.search(r"\bV=[+-]\d", line)) for line in after) >= 3, "predictions stopped with the recording"
+    assert f"session saved to {path}; recording to {path} stopped" in app.stderr
+    kept = read_session(path)  # what was recorded before the disk filled is readable
+    assert len(kept.streams["eeg"].data) > 250 and len(kept.predictions["time"]) > 4
+    assert path.stat().st_size <= LIMIT
