@@ -139,11 +139,21 @@ def configure_lsl(args: argparse.Namespace) -> None:
 
 
 def run_headless(pipeline: object, duration: float | None, stop: threading.Event) -> None:
-    from realtime.status import format_status
+    """A short status line every second; a reason (a problem, a swap, a stopped recording) once, when it changes."""
+    from realtime.status import format_status, status_reasons
 
     t0 = time.monotonic()
+    shown: dict[str, str] = {}
     while not stop.wait(1.0):
-        print(format_status(pipeline.status()), flush=True)
+        status = pipeline.status()
+        reasons = status_reasons(status)
+        for topic, text in reasons.items():
+            if shown.get(topic) != text:
+                print(f"  {topic} {text}", flush=True)
+        for topic in set(shown) - set(reasons):
+            print(f"  {topic} resolved", flush=True)
+        shown = reasons
+        print(format_status(status), flush=True)
         if duration is not None and time.monotonic() - t0 >= duration:
             break
 

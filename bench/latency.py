@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -98,7 +99,7 @@ def main() -> int:
     def collect(p: Prediction) -> None:
         counts["predictions"] += 1
         counts["with_output"] += bool(np.isfinite(p.valence) or np.isfinite(p.arousal))
-        problems.update(f"{k}: {v.split(':')[0]}" for k, v in p.problems.items())
+        problems.update(f"{k}: {re.sub(r'[0-9]+(?:[.][0-9]+)?', 'N', v.split(':')[0])}" for k, v in p.problems.items())
         for m, t in p.newest_sample.items():
             fresh.setdefault(m, []).append(p.published - t)
 
@@ -138,7 +139,7 @@ def main() -> int:
           f"lost {lost}, duplicated {counter.size - unique.size}, out of order {int((np.diff(counter) <= 0).sum())}, "
           f"gaps {status.streams['eeg'].gaps}, recorder overruns {status.recorder.overruns if status.recorder else 0}")
     print(f"predictions {counts['predictions'] / elapsed:.2f}/s ({counts['with_output'] / elapsed:.2f}/s with a "
-          f"model output); windows with a problem: {dict(problems) or 'none'}")
+          f"model output); windows with a problem, by kind (numbers as N): {dict(problems) or 'none'}")
     for m, values in sorted(fresh.items()):
         p50, p95, p99 = percentiles(values)
         print(f"freshness {m}: p50 {1000 * p50:.0f} ms, p95 {1000 * p95:.0f} ms, p99 {1000 * p99:.0f} ms "

@@ -54,6 +54,11 @@ def predictor_state(predictor: Predictor | None) -> str:
     return state_or_trained(getattr(predictor, "state", ""), bool(getattr(predictor, "trained", False)))
 
 
+
+def article(word: str) -> str:
+    """'a' or 'an' before ``word`` in messages ("an expression stream")."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
 class IncompatibleStreams(ValueError):
     """The live streams cannot feed this model (missing channels, wrong modality...)."""
 
@@ -76,7 +81,8 @@ class Predictor(ABC):
         for modality, inp in self.spec.inputs.items():
             if modality not in streams:
                 if inp.required:
-                    raise IncompatibleStreams(f"model {self.model_id} needs a {modality} stream, none is running")
+                    raise IncompatibleStreams(f"model {self.model_id} needs {article(modality)} {modality} stream, "
+                                              "none is running")
                 continue
             have = set(streams[modality][0])
             missing = [c for c in inp.channels if c not in have]

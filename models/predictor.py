@@ -33,7 +33,7 @@ from models.base import EmotionModel
 from models.bundle import Normalisation, load_bundle
 from models.channels import MissingChannels, channel_map
 from models.contracts import ModelOutput, Window
-from models.live import IncompatibleStreams, Predictor, model_state
+from models.live import IncompatibleStreams, Predictor, article, model_state
 from models.spec import ModelSpec
 from models.transforms import MissingModality, check_live, compute_features, get_transform, n_steps, normalise
 
@@ -82,7 +82,8 @@ class NetworkPredictor(Predictor):
             if modality not in streams:
                 if inp.required:
                     raise IncompatibleStreams(
-                        f"model {self.model_id} needs a {modality} stream, none is running ({self.spec.fallback})"
+                        f"model {self.model_id} needs {article(modality)} {modality} stream, none is running "
+                        f"({self.spec.fallback})"
                     )
                 continue
             names, rate = streams[modality]

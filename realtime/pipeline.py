@@ -397,8 +397,9 @@ class Pipeline:
             camera_problem=self.camera_problem or (self.camera.error or "" if self.camera is not None else ""),
             recorder=self.recorder.status() if self.recorder is not None else None,
             markers=self._n_markers,
-            marker_stream=(self.marker_inlet.problem or f"{self.marker_inlet.received} from "
-                           f"{self.marker_inlet.description}") if self.marker_inlet is not None else "",
+            marker_stream=(self.marker_inlet.problem or f"from {self.marker_inlet.description}")
+            if self.marker_inlet is not None else "",
+            external_markers=self.marker_inlet.received if self.marker_inlet is not None else 0,
             problems=dict(p.problems) if p is not None else {},
             swap=self.watcher.summary() if self.watcher is not None else "",
             previous_model_id=self._previous[-1].model_id if self._previous else "",

@@ -72,7 +72,8 @@ class PipelineStatus:
     camera_problem: str
     recorder: RecorderStatus | None
     markers: int = 0
-    marker_stream: str = ""  # --markers: how many received from which stream, or why none yet
+    marker_stream: str = ""  # --markers: the stream markers come from, or why none yet
+    external_markers: int = 0  # --markers: how many received
     problems: dict[str, str] = field(default_factory=dict)  # of the latest prediction
     swap: str = ""  # hot-swap: the latest verdict on a dropped-in bundle and what is waiting (realtime.hot_swap)
     previous_model_id: str = ""  # what Pipeline.rollback() would bring back; empty when nothing
@@ -97,43 +98,56 @@ def _num(x: float, fmt: str = "+.2f") -> str:
     return "-" if math.isnan(x) else format(x, fmt)
 
 
+#: Longest status line before its least important parts are dropped.
+STATUS_WIDTH = 160
+
+
 def format_status(s: PipelineStatus) -> str:
-    """One line: streams, losses, predictions, freshness, face, latest valence/arousal, model, recorder."""
-    parts = [f"t={s.uptime:5.0f}s"]
+    """One short line (at most about ``STATUS_WIDTH`` characters): streams, predictions, freshness, face, latest
+    valence/arousal, model, recorder. Why something is off is in ``status_reasons``, shown when it changes."""
+    parts = [f"t={s.uptime:.0f}s"]
     for st in s.streams.values():
-        if st.modality != "eeg":
-            continue
-        state = "" if st.connected else " LOST"
-        parts.append(
-            f"eeg {_num(st.rate, '.0f')}/{st.nominal_rate:g}Hz{state} n={st.samples_in} gaps={st.gaps}"
-            f"({st.gap_seconds:.1f}s) nan={st.nan_samples}"
-        )
+        if st.modality == "eeg":
+            gaps = f" gaps={st.gaps}" if st.gaps else ""
+            bad = f" nan={st.nan_samples}" if st.nan_samples else ""
+            lost = "" if st.connected else " LOST"
+            parts.append(f"eeg {_num(st.rate, '.0f')}/{st.nominal_rate:g}Hz{lost}{gaps}{bad}")
     parts.append(f"pred {_num(s.prediction_rate, '.1f')}/s")
-    for m, (p50, p95, _) in s.freshness.items():
-        parts.append(f"fresh[{m}] p50/p95={_ms(p50)}/{_ms(p95)}ms")
+    fresh = " ".join(f"{m[:4]} {_ms(p50)}/{_ms(p95)}" for m, (p50, p95, _) in s.freshness.items())
+    if fresh:
+        parts.append(f"fresh p50/p95 ms {fresh}")
     if s.camera_problem:
-        parts.append("face: off")
+        parts.append("face off")
     elif "face" in s.streams or "expression" in s.streams:
-        parts.append(f"face {_num(s.face_fps, '.1f')}fps")
+        parts.append(f"face {_num(s.face_fps, '.0f')}fps")
     p = s.latest
     if p is not None:
         parts.append(f"V={_num(p.valence)} A={_num(p.arousal)}")
-        if not math.isnan(p.face_valence):
-            parts.append(f"faceV/A={_num(p.face_valence)}/{_num(p.face_arousal)}")
     parts.append(f"model {s.model_id}{state_suffix(s.state) if s.model_id != 'none' else ''}")
-    if s.model_problem:
-        parts.append(f"[model not running: {s.model_problem}]")
-    elif "model" in s.problems:
-        parts.append(f"[{s.problems['model']}]")
-    if s.swap:
-        parts.append(f"[hot-swap: {s.swap}]")
-    if s.marker_stream:
-        parts.append(f"markers: {s.marker_stream}")
     if s.recorder is not None:
         r = s.recorder
-        lost = f" LOST {r.samples_lost}" if r.samples_lost else ""
-        parts.append(f"rec {sum(r.samples_written.values())} samples{lost}{' ' + r.error if r.error else ''}")
-    for st in s.streams.values():
-        if st.problem:
-            parts.append(f"[{st.problem}]")
-    return " | ".join(parts)
+        parts.append(f"rec {'STOPPED' if r.error else _count(sum(r.samples_written.values()))}"
+                     f"{f' LOST {r.samples_lost}' if r.samples_lost else ''}")
+    if s.marker_stream:
+        parts.append(f"markers {s.external_markers}")
+    line = " | ".join(parts)
+    return line if len(line) <= STATUS_WIDTH else line.replace(f" | fresh p50/p95 ms {fresh}", "")
+
+
+def status_reasons(s: PipelineStatus) -> dict[str, str]:
+    """Why something is off or what just happened, by topic: shown once, when it changes (not every second)."""
+    reasons = {f"[{st.modality}]": st.problem for st in s.streams.values() if st.problem}
+    if s.model_problem:
+        reasons["[model]"] = f"not running: {s.model_problem}"
+    elif "model" in s.problems:
+        reasons["[model]"] = s.problems["model"]
+    reasons.update({"[camera]": s.camera_problem} if s.camera_problem else {})
+    reasons.update({"[hot-swap]": s.swap} if s.swap else {})
+    reasons.update({"[markers]": s.marker_stream} if s.marker_stream else {})
+    if s.recorder is not None and s.recorder.error:
+        reasons["[recording]"] = s.recorder.error
+    return reasons
+
+
+def _count(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}k" if n >= 1e4 else str(n)

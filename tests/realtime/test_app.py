@@ -33,14 +33,16 @@ def test_headless_run_prints_status_and_closes_the_session_on_ctrl_c(tmp_path, l
         [sys.executable, "app.py", "--eeg", "brainflow:synthetic", "--cam", "none", "--no-gui", "--lsl-loopback",
          "--record", str(path), "--name", lsl_name],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines = [app.stdout.readline() for _ in range(3)]
+    lines = [app.stdout.readline() for _ in range(4)]
     app.send_signal(signal.SIGINT)
     _, err = app.communicate(timeout=30)
     assert app.returncode == 0, err
-    assert all("eeg" in line and "Hz" in line and "model face-prior@fixed" in line for line in lines)
-    # face-prior needs the camera's expressions: said once at start, and on every line
+    reasons, status = lines[:1], lines[1:]
+    assert all("eeg" in line and "Hz" in line and "model face-prior@fixed" in line for line in status)
+    # face-prior needs the camera's expressions: said once at start, and once in the status, on a line of its own
     assert "model 'face-prior' cannot run on these streams" in err and "expression" in err
-    assert "model not running" in lines[-1]
+    assert reasons[0].startswith("  [model] not running: model face-prior@fixed needs an expression stream")
+    assert not any("[model]" in line for line in status)
     session = read_session(path)
     assert len(session.streams["eeg"].data) >= 2 * 250 and len(session.predictions["time"]) >= 4
 
@@ -141,7 +143,8 @@ def test_a_full_disk_stops_the_recording_with_a_message_while_predictions_go_on(
     assert app.returncode == 0, app.stderr[-2000:]
     lines = app.stdout.splitlines()
     failed = [i for i, line in enumerate(lines) if f"recording to {path} stopped:" in line]
-    assert failed, f"no recording error shown; last status: {lines[-1:]}"
+    assert len(failed) == 1, f"the recording error must be shown once; last status: {lines[-1:]}"
+    assert lines[failed[0]].startswith("  [recording] ")
     assert "MiB of room left for the file" in lines[failed[0]]
     after = lines[failed[0]:]
     assert sum(bool(re.search(r"\bV=[+-]\d", line)) for line in after) >= 3, "predictions stopped with the recording"

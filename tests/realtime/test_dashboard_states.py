@@ -22,7 +22,7 @@ from realtime.dashboard.health_panel import HealthPanel
 from realtime.face_worker import FaceWorker
 from realtime.recorder import RecorderStatus
 from realtime.ring_buffer import RingBuffer
-from realtime.status import PipelineStatus, StreamStatus, format_status
+from realtime.status import PipelineStatus, StreamStatus, format_status, status_reasons
 from tests.waiting import wait_for
 
 
@@ -156,3 +156,19 @@ def test_a_prior_becomes_calibrated_only_once_its_bundle_says_it_was_scored(tmp_
     s = status(model_id=p.model_id, trained=p.trained, model_state=predictor_state(p))
     assert f"model {p.model_id} (calibrated)" in format_status(s)
     assert predictor_state(load_predictor("tcn-eeg", device="cpu")) == "untrained" != TRAINED
+
+
+def test_the_status_line_stays_short_and_the_reasons_are_apart() -> None:
+    long = "x" * 300
+    lost = StreamStatus("eeg", "LSL stream 'x'", 32, 256.0, 120.0, 51_300, 2, 1.5, 40, False, f"gap: {long}")
+    s = status(streams={"eeg": lost}, model_problem=f"model needs an expression stream {long}",
+               camera_problem=f"camera gone {long}", swap=f"refused {long}", marker_stream=long, external_markers=7,
+               freshness={"eeg": (0.031, 0.048, 0.06), "expression": (0.12, 0.3, 0.4), "face": (0.12, 0.3, 0.4)},
+               recorder=RecorderStatus("/data/s.h5", {"eeg": 51_000}, 790, 12, 1, f"recording stopped: {long}"))
+    line = format_status(s)
+    assert len(line) <= 160, line
+    assert "eeg 120/256Hz LOST gaps=2 nan=40" in line and "rec STOPPED LOST 12" in line and "markers 7" in line
+    reasons = status_reasons(s)
+    assert set(reasons) == {"[eeg]", "[model]", "[camera]", "[hot-swap]", "[markers]", "[recording]"}
+    assert reasons["[model]"].startswith("not running: model needs an expression stream")
+    assert len(format_status(status())) <= 160 and status_reasons(status()) == {}

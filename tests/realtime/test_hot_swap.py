@@ -23,7 +23,7 @@ from models.predictor import load_predictor
 from offline.export import deploy
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
-from realtime.status import format_status
+from realtime.status import status_reasons
 from tests.waiting import wait_for
 
 CHANNELS = [f"EEG{i}" for i in range(1, 9)]  # channels 4..11 of the counter stream
@@ -76,7 +76,7 @@ def test_three_bundles_swapped_in_during_a_minute_lose_nothing_and_switch_betwee
             event = pipeline.watcher.last_event
             assert event.accepted, event.message
             assert pipeline.status().model_id == event.model_id
-            assert f"swapped in {event.model_id}" in format_status(pipeline.status())
+            assert f"swapped in {event.model_id}" in status_reasons(pipeline.status())["[hot-swap]"]
             order.append(event.model_id)
             expected_value[event.model_id] = math.tanh(biases[k])
         time.sleep(max(0.0, t0 + 60.0 - time.monotonic()))

@@ -17,7 +17,7 @@ from realtime.dashboard.window import DashboardWindow
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
 from realtime.sources import SourceError
-from realtime.status import format_status
+from realtime.status import format_status, status_reasons
 from tests.waiting import wait_for
 
 
@@ -54,8 +54,9 @@ def test_markers_of_a_stimulus_program_are_recorded_drawn_and_make_calibration_b
         pipeline.insert_marker("operator note")
         wait_for(lambda: pipeline.marker_inlet.received == len(sent), timeout=5)
         qtbot.waitUntil(lambda: window.traces.markers_shown == len(sent) + 1, timeout=5000)
-        status = format_status(pipeline.status())
-        assert f"markers: {len(sent)} from LSL stream name='{lsl_name}-stim', type='Markers'" in status
+        status = pipeline.status()
+        assert f"markers {len(sent)}" in format_status(status)
+        assert f"from LSL stream name='{lsl_name}-stim', type='Markers'" in status_reasons(status)["[markers]"]
         time.sleep(1.5)  # the EEG after the last offset, and a recorder flush
     finally:
         window.close()
@@ -92,7 +93,7 @@ def test_two_matching_marker_streams_are_reported_with_both_candidates(lsl_name)
                                        markers=f"lsl:name={lsl_name}-m"))
     pipeline.start()
     try:
-        wait_for(lambda: "2 streams match" in pipeline.status().marker_stream, timeout=15)
+        wait_for(lambda: "2 streams match" in pipeline.status().marker_stream, timeout=15)  # a reason, shown once
         said = pipeline.status().marker_stream
         assert f"source_id='{lsl_name}-m1'" in said and f"source_id='{lsl_name}-m2'" in said
         assert pipeline.status().running  # EEG goes on
