@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--eeg", default="brainflow:synthetic", metavar="SOURCE",
                      help="EEG source, see below; 'none' for no EEG (default: %(default)s)")
     src.add_argument("--eeg-stream", metavar="NAME", help="with --eeg lsl: the LSL stream name to read (lsl:name=NAME)")
+    src.add_argument("--eye", default="none", metavar="SOURCE",
+                     help="eye tracker: demo (synthetic, no hardware), lsl[:name=...,type=...,source_id=...,host=...] "
+                          "(type Gaze by default: Pupil Labs, Tobii) or none (default: %(default)s)")
     src.add_argument("--markers", metavar="lsl[:K=V,...]",
                      help="subscribe to a stimulus-marker stream (type Markers, or lsl:name=...,type=...,source_id=..."
                           ",host=...): recorded, drawn on the traces, usable as calibration blocks")
@@ -204,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         eeg=None if args.eeg == "none" else args.eeg, eeg_stream=args.eeg_stream, serial_port=args.serial_port,
         board_args=args.board_args, camera=args.cam, model=model, device=args.device, hop=args.hop,
         app_name=args.name, record=args.record, overwrite=args.overwrite, publish_subject=args.publish_subject,
-        markers=args.markers,
+        markers=args.markers, eye=None if args.eye == "none" else args.eye,
         weights_dir=args.weights_dir,
         record_frames=(args.frame_scale, args.frame_fps) if args.record_frames else None,
     )

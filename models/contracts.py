@@ -10,6 +10,7 @@ import numpy as np
 EEG = "eeg"
 FACE = "face"  # per-frame face embeddings from the chosen backbone
 EXPRESSION = "expression"  # per-frame facial-expression class probabilities (FER, 7 classes)
+EYE = "eye"  # eye-tracker samples as the tracker sends them (gaze, pupil, validity; models.eye_features reads them)
 
 
 @dataclass(frozen=True)

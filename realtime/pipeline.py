@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pylsl
 
-from models.contracts import EEG, EXPRESSION, FACE, ModelOutput
+from models.contracts import EEG, EXPRESSION, EYE, FACE, ModelOutput
 from models.live import IncompatibleStreams, Predictor, predictor_state
 from models.transforms import MissingModality, get_transform
 from realtime.inference_worker import InferenceWorker
@@ -69,6 +69,7 @@ class PipelineConfig:
     overwrite: bool = False  # with record: replace an existing session file (else FileExistsError)
     publish_subject: bool = False  # calibration sessions publish and record the subject id, not its pseudonym
     markers: str | None = None  # "lsl[:name=...,type=...]": a stimulus-marker stream, recorded and shown
+    eye: str | None = None  # "demo" | "lsl[:name=...,type=...]": an eye tracker, recorded as the "eye" stream
     weights_dir: str | None = None  # folder watched for new checkpoint bundles (hot-swap)
     torch_threads: int | None = None  # intra-op threads for the models; None: 1 on machines of <= 4 cores
 
@@ -93,6 +94,7 @@ class Pipeline:
                  predictor: Predictor | None = None) -> None:
         self.config = config
         self.source = source
+        self.eye_source: EegSource | None = None  # config.eye: realtime.sources.eye
         self.predictor = predictor
         self.streams: dict[str, LiveStream] = {}
         self.model_problem = ""
@@ -147,6 +149,13 @@ class Pipeline:
             if self.source is not None:
                 self.streams[EEG] = LiveStream(EEG, self.source.buffer, self.source.channels, self.source.rate,
                                                stale_after=0.5)
+            if c.eye:
+                from realtime.sources.eye import make_eye_source
+
+                self.eye_source = make_eye_source(c.eye)
+                self.eye_source.open()
+                self.streams[EYE] = LiveStream(EYE, self.eye_source.buffer, self.eye_source.channels,
+                                               self.eye_source.rate, stale_after=0.5)
             self._open_camera()
             if c.record and c.record_frames is not None and self.camera is None:
                 raise ValueError("recording frames needs a camera: "
@@ -162,6 +171,8 @@ class Pipeline:
             self.start_recording(c.record, frames=c.record_frames, overwrite=c.overwrite)
         if self.source is not None:
             self.source.start()
+        if self.eye_source is not None:
+            self.eye_source.start()
         if self.face_worker is not None:
             self.face_worker.start()
         if self.marker_inlet is not None:
@@ -200,6 +211,8 @@ class Pipeline:
             self.camera.stop()
         if self.source is not None:
             self.source.stop()
+        if self.eye_source is not None:
+            self.eye_source.stop()
 
     def _open_camera(self) -> None:
         """Camera + face worker into FACE / EXPRESSION buffers; a camera that cannot open is reported, not fatal."""
@@ -335,6 +348,7 @@ class Pipeline:
                                    f"{self.camera_problem or 'none was given (--cam none)'}")
             frame_recording = FrameRecording(self.camera.frames, self.camera.frame_size, *frames)
         attrs = {"app": self.config.app_name, "eeg_source": self.source.description if self.source else "none",
+                 "eye_source": self.eye_source.description if self.eye_source else "none",
                  "camera": self.config.camera, "model": self.config.model, **(attrs or {})}
         self.recorder = Recorder(path, list(self.streams.values()), attrs, tables, frame_recording, overwrite)
         self.recorder.start()
@@ -373,7 +387,8 @@ class Pipeline:
         streams = {}
         for m, s in self.streams.items():
             counters = s.buffer.counters()
-            src = self.source.status() if m == EEG and self.source is not None else None
+            source = {EEG: self.source, EYE: self.eye_source}.get(m)
+            src = source.status() if source is not None else None
             streams[m] = StreamStatus(
                 modality=m, description=src.description if src else m, n_channels=len(s.channels),
                 nominal_rate=s.rate, rate=self._meters[m].update(counters.samples_in), samples_in=counters.samples_in,

@@ -107,11 +107,11 @@ def format_status(s: PipelineStatus) -> str:
     valence/arousal, model, recorder. Why something is off is in ``status_reasons``, shown when it changes."""
     parts = [f"t={s.uptime:.0f}s"]
     for st in s.streams.values():
-        if st.modality == "eeg":
+        if st.modality in ("eeg", "eye"):
             gaps = f" gaps={st.gaps}" if st.gaps else ""
             bad = f" nan={st.nan_samples}" if st.nan_samples else ""
             lost = "" if st.connected else " LOST"
-            parts.append(f"eeg {_num(st.rate, '.0f')}/{st.nominal_rate:g}Hz{lost}{gaps}{bad}")
+            parts.append(f"{st.modality} {_num(st.rate, '.0f')}/{st.nominal_rate:g}Hz{lost}{gaps}{bad}")
     parts.append(f"pred {_num(s.prediction_rate, '.1f')}/s")
     fresh = " ".join(f"{m[:4]} {_ms(p50)}/{_ms(p95)}" for m, (p50, p95, _) in s.freshness.items())
     if fresh:

@@ -22,7 +22,7 @@ GOOD = "#66bb6a"
 WARN = "#ffca28"
 BAD = "#ef5350"
 
-MODALITY_COLOURS = {"eeg": "#4fc3f7", "face": "#c792ea", "expression": "#ffb547"}
+MODALITY_COLOURS = {"eeg": "#4fc3f7", "face": "#c792ea", "expression": "#ffb547", "eye": "#81c784"}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,109 @@
+"""Eye trackers as a live source, like EEG: an LSL gaze stream, or a built-in demo that needs no hardware.
+
+``--eye lsl[:name=...,type=...,source_id=...,host=...]`` reads the one gaze stream matching the
+selection (type ``Gaze`` by default: Pupil Labs' and Tobii's LSL apps use it) through the same
+inlet as EEG (clock correction, bounds, loss and recovery); every channel is kept as sent and
+recorded. ``EYE_LAYOUTS`` maps the channel labels of known trackers onto what the eye features
+read (gaze x / y, pupil diameter of two channels, validity); ``eye_layout`` finds the layout of a
+stream from its labels. ``--eye demo`` is synthetic: fixations, saccades on the main sequence,
+blinks (validity 0, pupil 0) and a slowly varying pupil, at 120 Hz, written straight into the ring
+buffer.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from realtime.sources.base import EegSource, SourceError
+
+DEMO_RATE = 120.0
+DEMO_CHANNELS = ("gaze_x", "gaze_y", "pupil_x", "pupil_y", "valid")
+#: Known label sets -> (gaze x, gaze y, pupil 1, pupil 2, validity); validity may be a confidence in 0..1.
+EYE_LAYOUTS: dict[str, tuple[str, str, str, str, str]] = {
+    "emolive demo": DEMO_CHANNELS,
+    "Pupil Labs Core": ("norm_pos_x", "norm_pos_y", "diameter_0", "diameter_1", "confidence"),
+    "Tobii Pro": ("left_gaze_point_on_display_area_x", "left_gaze_point_on_display_area_y",
+                  "left_pupil_diameter", "right_pupil_diameter", "left_gaze_point_validity"),
+}
+
+
+def eye_layout(channels: tuple[str, ...]) -> tuple[str, tuple[int, ...]]:
+    """(tracker name, indices of gaze x, gaze y, pupil 1, pupil 2, validity) for a stream's labels; ValueError
+    naming the labels when no known layout fits."""
+    for name, labels in EYE_LAYOUTS.items():
+        if all(label in channels for label in labels):
+            return name, tuple(channels.index(label) for label in labels)
+    raise ValueError(f"eye stream channels {', '.join(channels[:12])}{'...' if len(channels) > 12 else ''} fit no "
+                     f"known tracker layout ({', '.join(EYE_LAYOUTS)})")
+
+
+class DemoEyeSource(EegSource):
+    """Synthetic gaze (degrees) and pupil (mm): fixations of 150-600 ms, saccades whose duration grows with their
+    amplitude (2.2 ms per degree + 21 ms), a blink every 2-6 s, pupil drifting around 3.5 mm."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__("demo eye tracker (synthetic)")
+        self._rng = np.random.default_rng(seed)
+
+    def _open(self) -> tuple[tuple[str, ...], float]:
+        return DEMO_CHANNELS, DEMO_RATE
+
+    def _plan(self, n: int) -> np.ndarray:
+        """The next ``n`` samples of an endless synthetic recording."""
+        rng, out = self._rng, np.empty((n, len(DEMO_CHANNELS)), np.float32)
+        for i in range(n):
+            if self._left <= 0:  # next event: a saccade to a new point, then a fixation
+                target = rng.uniform(-10, 10, 2)
+                amplitude = float(np.linalg.norm(target - self._gaze))
+                self._saccade = (self._gaze.copy(), target, max(1, round((0.021 + 0.0022 * amplitude) * DEMO_RATE)))
+                self._step, self._left = 0, self._saccade[2] + round(rng.uniform(0.15, 0.6) * DEMO_RATE)
+            start, target, length = self._saccade
+            if self._step < length:
+                self._gaze = start + (target - start) * (self._step + 1) / length
+            self._step += 1
+            self._left -= 1
+            self._t += 1 / DEMO_RATE
+            self._blink_in -= 1 / DEMO_RATE
+            blinking = -0.15 < self._blink_in <= 0
+            if self._blink_in <= -0.15:
+                self._blink_in = rng.uniform(2, 6)
+            pupil = 3.5 + 0.3 * np.sin(2 * np.pi * 0.1 * self._t) + rng.normal(0, 0.02)
+            noise = rng.normal(0, 0.03, 2)
+            # during a blink the gaze holds and the pupil reads 0, with validity 0, as trackers report it
+            out[i] = (*(self._gaze + noise), 0.0 if blinking else pupil, 0.0 if blinking else pupil - 0.1,
+                      0.0 if blinking else 1.0)
+        return out
+
+    def _acquire(self) -> None:
+        import pylsl
+
+        self._gaze, self._left, self._t, self._blink_in = np.zeros(2), 0, 0.0, 3.0
+        sent, t0 = 0, pylsl.local_clock()
+        while not self.stopping:
+            due = int((pylsl.local_clock() - t0) * DEMO_RATE)
+            if due > sent:
+                self._deliver(self._plan(due - sent), t0 + np.arange(sent, due) / DEMO_RATE)
+                sent = due
+            time.sleep(0.02)
+
+    def _close(self) -> None:
+        pass
+
+
+def make_eye_source(spec: str) -> EegSource:
+    """The eye source ``--eye`` names: ``demo`` or ``lsl[:selection]``; anything else is SourceError."""
+    kind, _, rest = spec.partition(":")
+    if spec == "demo":
+        return DemoEyeSource()
+    if kind == "lsl":
+        from realtime.lsl_select import parse_selection
+        from realtime.sources.lsl_inlet import LslInletSource
+
+        selection = parse_selection(rest)
+        if "name" not in selection and "type" not in selection:
+            selection["type"] = "Gaze"
+        return LslInletSource(selection)
+    raise SourceError(f"unknown eye source {spec!r}; expected demo, lsl[:name=...,type=...,source_id=...,host=...] "
+                      "or none")

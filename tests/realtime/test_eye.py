@@ -1,0 +1,88 @@
+"""The eye tracker as a live source: the demo tracker and a real LSL gaze stream in Pupil Labs Core's layout,
+recorded like EEG; the features of a live window equal those of the same samples read back from the file."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pylsl
+import pytest
+
+from models.eye_features import recording_features, window_features
+from realtime.pipeline import Pipeline, PipelineConfig
+from realtime.session_file import read_session
+from realtime.sources import SourceError
+from realtime.sources.eye import DEMO_RATE, EYE_LAYOUTS, eye_layout, make_eye_source
+from realtime.status import format_status
+from tests.waiting import wait_for
+
+PUPIL_CORE = ("confidence", "norm_pos_x", "norm_pos_y", "gaze_point_3d_x", "gaze_point_3d_y", "gaze_point_3d_z",
+              "eye_center0_3d_x", "eye_center0_3d_y", "eye_center0_3d_z", "eye_center1_3d_x", "eye_center1_3d_y",
+              "eye_center1_3d_z", "gaze_normal0_x", "gaze_normal0_y", "gaze_normal0_z", "gaze_normal1_x",
+              "gaze_normal1_y", "gaze_normal1_z", "diameter_0", "diameter_1", "diameter_3d_0", "diameter_3d_1")
+
+
+def _columns(data: np.ndarray, channels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    _, (x, y, p1, p2, v) = eye_layout(channels)
+    return data[:, [x, y]], data[:, [p1, p2]], data[:, v] > 0.5
+
+
+def test_the_demo_tracker_is_recorded_and_live_features_equal_recorded_ones(tmp_path, lsl_name):
+    path = tmp_path / "eye.h5"
+    pipeline = Pipeline(PipelineConfig(eeg="brainflow:synthetic", eye="demo", camera="none", model="",
+                                       app_name=lsl_name, record=str(path)))
+    pipeline.start()
+    try:
+        buffer = pipeline.streams["eye"].buffer
+        wait_for(lambda: buffer.total >= 9 * DEMO_RATE, timeout=30)
+        pipeline.status()
+        time.sleep(0.5)
+        assert "| eye 1" in format_status(pipeline.status())  # its rate, beside the EEG's
+        live, live_ts = buffer.latest(int(4 * DEMO_RATE))
+        time.sleep(1.0)  # a recorder flush
+    finally:
+        pipeline.stop()
+    eye = read_session(path).streams["eye"]
+    assert eye.rate == DEMO_RATE and eye.channels == EYE_LAYOUTS["emolive demo"]
+    assert np.all(np.diff(eye.timestamps) > 0) and len(eye.data) >= 9 * DEMO_RATE
+    rows = np.flatnonzero(np.isin(eye.timestamps, live_ts))
+    assert len(rows) == len(live_ts)
+    on_file = window_features(*_columns(eye.data[rows], eye.channels), DEMO_RATE)
+    np.testing.assert_allclose(window_features(*_columns(live, eye.channels), DEMO_RATE), on_file, rtol=1e-6)
+    features = recording_features(*_columns(eye.data, eye.channels), DEMO_RATE)
+    assert len(features) >= 2 and np.isfinite(features).all()
+    assert features[:, 28].max() > 0  # saccades happen (saccade_frequency)
+
+
+def test_a_pupil_core_stream_on_lsl_is_read_whole_and_its_layout_found(tmp_path, lsl_name):
+    info = pylsl.StreamInfo(f"{lsl_name}-gaze", "Gaze", len(PUPIL_CORE), 200.0, pylsl.cf_float32, f"{lsl_name}-pc")
+    info.set_channel_labels(list(PUPIL_CORE))
+    outlet = pylsl.StreamOutlet(info)
+    path = tmp_path / "core.h5"
+    pipeline = Pipeline(PipelineConfig(eeg=None, eye=f"lsl:name={lsl_name}-gaze", camera="none", model="",
+                                       app_name=lsl_name, record=str(path)))
+    pipeline.start()
+    sample = np.zeros(len(PUPIL_CORE), np.float32)
+    sample[PUPIL_CORE.index("confidence")], sample[PUPIL_CORE.index("diameter_0")] = 0.95, 3.2
+    try:
+        t0 = pylsl.local_clock()
+        for k in range(400):
+            outlet.push_sample(sample, t0 + k / 200.0)
+            time.sleep(0.003)
+        wait_for(lambda: pipeline.streams["eye"].buffer.total == 400, timeout=10)
+        time.sleep(1.0)
+    finally:
+        pipeline.stop()
+    session = read_session(path)
+    eye = session.streams["eye"]
+    assert f"source_id='{lsl_name}-pc'" in session.attrs["eye_source"]
+    assert eye.channels == PUPIL_CORE and eye.rate == 200.0 and len(eye.data) == 400
+    assert eye_layout(eye.channels)[0] == "Pupil Labs Core"
+
+
+def test_unknown_eye_sources_and_layouts_are_said():
+    with pytest.raises(SourceError, match="unknown eye source 'usb'"):
+        make_eye_source("usb")
+    with pytest.raises(ValueError, match="fit no known tracker layout"):
+        eye_layout(("a", "b"))
