@@ -23,7 +23,9 @@ DEMO_CHANNELS = ("gaze_x", "gaze_y", "pupil_x", "pupil_y", "valid")
 #: Known label sets -> (gaze x, gaze y, pupil 1, pupil 2, validity); validity may be a confidence in 0..1.
 EYE_LAYOUTS: dict[str, tuple[str, str, str, str, str]] = {
     "emolive demo": DEMO_CHANNELS,
-    "Pupil Labs Core": ("norm_pos_x", "norm_pos_y", "diameter_0", "diameter_1", "confidence"),
+    # pupil_capture_lsl_relay's 22 channels; the 3d diameters are in mm (the 2d ones in image pixels)
+    "Pupil Labs Core": ("norm_pos_x", "norm_pos_y", "diameter0_3d", "diameter1_3d", "confidence"),
+    # relays that name channels after tobii_research's gaze_data keys; Tobii relays differ, add yours here
     "Tobii Pro": ("left_gaze_point_on_display_area_x", "left_gaze_point_on_display_area_y",
                   "left_pupil_diameter", "right_pupil_diameter", "left_gaze_point_validity"),
 }

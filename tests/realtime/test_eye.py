@@ -20,7 +20,7 @@ from tests.waiting import wait_for
 PUPIL_CORE = ("confidence", "norm_pos_x", "norm_pos_y", "gaze_point_3d_x", "gaze_point_3d_y", "gaze_point_3d_z",
               "eye_center0_3d_x", "eye_center0_3d_y", "eye_center0_3d_z", "eye_center1_3d_x", "eye_center1_3d_y",
               "eye_center1_3d_z", "gaze_normal0_x", "gaze_normal0_y", "gaze_normal0_z", "gaze_normal1_x",
-              "gaze_normal1_y", "gaze_normal1_z", "diameter_0", "diameter_1", "diameter_3d_0", "diameter_3d_1")
+              "gaze_normal1_y", "gaze_normal1_z", "diameter0_2d", "diameter1_2d", "diameter0_3d", "diameter1_3d")
 
 
 def _columns(data: np.ndarray, channels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,7 +64,7 @@ def test_a_pupil_core_stream_on_lsl_is_read_whole_and_its_layout_found(tmp_path,
                                        app_name=lsl_name, record=str(path)))
     pipeline.start()
     sample = np.zeros(len(PUPIL_CORE), np.float32)
-    sample[PUPIL_CORE.index("confidence")], sample[PUPIL_CORE.index("diameter_0")] = 0.95, 3.2
+    sample[PUPIL_CORE.index("confidence")], sample[PUPIL_CORE.index("diameter0_3d")] = 0.95, 3.2
     try:
         t0 = pylsl.local_clock()
         for k in range(400):
