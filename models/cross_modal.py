@@ -17,9 +17,10 @@ Differences from the description, and why:
 - The public code's defects are absent by construction: the epoch tested is the best validation
   epoch (``fit`` reloads it), and normalisation is fitted on training windows, never per subject.
 
-Registered as "cmt-seedv". Default inputs are computable live (DE of 62 SEED channels from EEG,
-33-d eye vectors held onto the 0.25 Hz grid); on the seedv dataset the runner feeds both
-branches from the dataset's precomputed rows (310-d and 33-d).
+Registered as "cmt-seedv". Default inputs are computable live: DE of 62 SEED channels from EEG,
+and SEED-V's 33 eye features of each 4 s window from the raw eye stream (``models.eye_features``,
+``--eye``); on the seedv dataset the runner feeds both branches from the dataset's precomputed rows
+(310-d and 33-d).
 """
 
 from __future__ import annotations
@@ -136,6 +137,6 @@ class CrossModalTransformer(EmotionModel):
 
 
 register("cmt-seedv", {
-    "branches": {"eeg": {"features": "de"}, "eye": {"features": "frames", "feature_dim": 33}},
+    "branches": {"eeg": {"features": "de"}, "eye": {"features": "eye_movement"}},
     "eeg_channels": list(SEEDV_CHANNELS), "n_classes": 5, "targets": ["emotion"],
 }, "Cross-Modal Transformer (EEG DE + eye movements, SEED-V), 5 emotions")(CrossModalTransformer)

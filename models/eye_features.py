@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The eye stream's leading channels, whatever the tracker (realtime.sources.eye maps its labels onto them).
+EYE_CHANNELS = ("gaze_x", "gaze_y", "pupil_x", "pupil_y", "valid")
 PUPIL_BANDS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 1.0))
 DE_RESOLUTION = 0.05  # Hz between the periodogram's bins, after zero padding
 WINDOW_SECONDS = 4.0

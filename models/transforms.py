@@ -25,9 +25,15 @@ import numpy as np
 from models import eeg_features as ef
 from models.channels import channel_map
 from models.contracts import ModalityWindow
+from models.eye_features import EYE_CHANNELS
+from models.eye_features import N_FEATURES as N_EYE_FEATURES
+from models.eye_features import window_features as eye_window_features
 from models.live import IncompatibleStreams
 from models.resample import fill_from_nearest, hold_last, time_grid
 from models.spec import InputSpec, ModelSpec
+
+#: Lowest eye-tracker rate the eye features are computed from (saccades last 20-80 ms).
+MIN_EYE_RATE = 25.0
 
 #: A sample stream whose newest sample is older than this (s) at the window's end is stale.
 STALE_SECONDS = 0.5
@@ -110,6 +116,25 @@ def _frames(data: np.ndarray, ts: np.ndarray, rate: float, spec: InputSpec, t_en
     return fill_from_nearest(values, valid)
 
 
+def _eye_movement(data: np.ndarray, ts: np.ndarray, rate: float, spec: InputSpec, t_end: float) -> np.ndarray:
+    """SEED-V's 33 eye features of each of the ``steps`` consecutive windows ending at ``t_end``
+    (``models.eye_features``; data holds ``EYE_CHANNELS``, validity above 0.5 meaning tracked)."""
+    window = spec.params["window_seconds"]
+    rows = []
+    for k in range(n_steps(spec) - 1, -1, -1):
+        end = t_end - k * window
+        keep = (ts > end - window) & (ts <= end)
+        if keep.sum() < 0.5 * window * rate:
+            raise MissingModality(f"{spec.modality}: {keep.sum()} samples in a {window:g} s window ending "
+                                  f"{t_end - end:.0f} s before the newest, fewer than half of {window * rate:.0f}")
+        part = data[keep]
+        features = eye_window_features(part[:, :2], part[:, 2:4], part[:, 4] > 0.5, rate)
+        if not np.isfinite(features).all():
+            raise MissingModality(f"{spec.modality}: the pupil was tracked in less than half of a {window:g} s window")
+        rows.append(features)
+    return np.stack(rows)
+
+
 def _precomputed(data: np.ndarray, ts: np.ndarray, rate: float, spec: InputSpec, t_end: float) -> np.ndarray:
     steps = n_steps(spec)
     if data.shape[0] < steps:
@@ -142,6 +167,12 @@ TRANSFORMS: dict[str, Transform] = {
         feature_dim=lambda s: s.feature_dim,
         min_rate=lambda s: 0.0,
         uses_channels=False,
+    ),
+    "eye_movement": Transform(
+        _eye_movement,
+        lookback_seconds=lambda s: s.window_seconds,
+        feature_dim=lambda s: N_EYE_FEATURES,
+        min_rate=lambda s: MIN_EYE_RATE,
     ),
     "precomputed": Transform(
         _precomputed,
@@ -248,6 +279,13 @@ def frames_input(modality: str, feature_dim: int, steps: int, step_rate: float, 
                  required=not gaps)
 
 
+def eye_input(steps: int = 1, window_seconds: float = 4.0) -> InputSpec:
+    """SEED-V's 33 eye-movement features of ``steps`` non-overlapping windows of ``window_seconds``, from the raw
+    eye stream (gaze, pupil, validity: ``EYE_CHANNELS``)."""
+    return _spec("eye", "eye_movement", steps * window_seconds, 1.0 / window_seconds, EYE_CHANNELS,
+                 {"window_seconds": float(window_seconds)}, feature_dim=N_EYE_FEATURES)
+
+
 def precomputed_input(modality: str, feature_dim: int, steps: int = 96, step_rate: float = 4.0,
                       gaps: bool = False) -> InputSpec:
     """Dataset features already at ``step_rate`` (e.g. MAHNOB's eeg_band_feats_full, 128-d); offline only.
@@ -261,7 +299,8 @@ def sequence_inputs(branches: dict[str, dict[str, Any]], steps: int, step_rate: 
                     eeg_channels: Sequence[str] = ()) -> dict[str, InputSpec]:
     """The per-step inputs of a sequence model, one per branch ``{modality: {"features": kind, "feature_dim": n}}``.
 
-    kind is band_power | de (EEG, from ``eeg_channels``) | frames (per-frame vectors) | precomputed (dataset rows).
+    kind is band_power | de (EEG, from ``eeg_channels``) | frames (per-frame vectors) | eye_movement (33 features
+    per step window from the raw eye stream) | precomputed (dataset rows).
     ``"gaps": true`` marks a frames or precomputed branch whose missing steps the model reads (NaN rows).
     """
     inputs = {}
@@ -277,8 +316,11 @@ def sequence_inputs(branches: dict[str, dict[str, Any]], steps: int, step_rate: 
             inputs[modality] = frames_input(modality, dim, steps, step_rate, gaps=gaps)
         elif kind == "precomputed":
             inputs[modality] = precomputed_input(modality, dim, steps, step_rate, gaps=gaps)
+        elif kind == "eye_movement":
+            inputs[modality] = eye_input(steps, window_seconds=1.0 / step_rate)
         else:
-            raise ValueError(f"{modality}: unknown feature kind {kind!r}; use band_power, de, frames or precomputed")
+            raise ValueError(f"{modality}: unknown feature kind {kind!r}; use band_power, de, frames, eye_movement "
+                             "or precomputed")
     return inputs
 
 

@@ -2,10 +2,11 @@
 
 ``--eye lsl[:name=...,type=...,source_id=...,host=...]`` reads the one gaze stream matching the
 selection (type ``Gaze`` by default: Pupil Labs' and Tobii's LSL apps use it) through the same
-inlet as EEG (clock correction, bounds, loss and recovery); every channel is kept as sent and
-recorded. ``EYE_LAYOUTS`` maps the channel labels of known trackers onto what the eye features
-read (gaze x / y, pupil diameter of two channels, validity); ``eye_layout`` finds the layout of a
-stream from its labels. ``--eye demo`` is synthetic: fixations, saccades on the main sequence,
+inlet as EEG (clock correction, bounds, loss and recovery). ``EYE_LAYOUTS`` maps the channel
+labels of known trackers onto what the eye features read (``EYE_CHANNELS``: gaze x / y, pupil
+diameter of two channels, validity); ``eye_layout`` finds the layout of a stream from its labels.
+Those five columns come first in the eye stream, then every channel as sent, all recorded.
+``--eye demo`` is synthetic: fixations, saccades on the main sequence,
 blinks (validity 0, pupil 0) and a slowly varying pupil, at 120 Hz, written straight into the ring
 buffer.
 """
@@ -16,10 +17,12 @@ import time
 
 import numpy as np
 
+from models.eye_features import EYE_CHANNELS
 from realtime.sources.base import EegSource, SourceError
+from realtime.sources.lsl_inlet import LslInletSource
 
 DEMO_RATE = 120.0
-DEMO_CHANNELS = ("gaze_x", "gaze_y", "pupil_x", "pupil_y", "valid")
+DEMO_CHANNELS = EYE_CHANNELS
 #: Known label sets -> (gaze x, gaze y, pupil 1, pupil 2, validity); validity may be a confidence in 0..1.
 EYE_LAYOUTS: dict[str, tuple[str, str, str, str, str]] = {
     "emolive demo": DEMO_CHANNELS,
@@ -94,6 +97,30 @@ class DemoEyeSource(EegSource):
         pass
 
 
+class LslEyeSource(LslInletSource):
+    """An LSL gaze stream whose known layout (``EYE_LAYOUTS``) is mapped onto ``EYE_CHANNELS``, written first, then
+    every channel as sent; a stream of unknown layout is kept as sent (a model that needs the eye then names the
+    channels it misses)."""
+
+    def __init__(self, selection: dict[str, str]) -> None:
+        super().__init__(selection)
+        self.layout = ""
+        self._columns: tuple[int, ...] = ()
+
+    def _connect(self, info: object) -> tuple[tuple[str, ...], float]:
+        channels, rate = super()._connect(info)
+        try:
+            self.layout, self._columns = eye_layout(channels)
+        except ValueError:
+            return channels, rate
+        return (*EYE_CHANNELS, *channels), rate
+
+    def _deliver(self, data: np.ndarray, timestamps: np.ndarray) -> None:
+        if self._columns:
+            data = np.concatenate([data[:, self._columns], data], axis=1)
+        super()._deliver(data, timestamps)
+
+
 def make_eye_source(spec: str) -> EegSource:
     """The eye source ``--eye`` names: ``demo`` or ``lsl[:selection]``; anything else is SourceError."""
     kind, _, rest = spec.partition(":")
@@ -101,11 +128,10 @@ def make_eye_source(spec: str) -> EegSource:
         return DemoEyeSource()
     if kind == "lsl":
         from realtime.lsl_select import parse_selection
-        from realtime.sources.lsl_inlet import LslInletSource
 
         selection = parse_selection(rest)
         if "name" not in selection and "type" not in selection:
             selection["type"] = "Gaze"
-        return LslInletSource(selection)
+        return LslEyeSource(selection)
     raise SourceError(f"unknown eye source {spec!r}; expected demo, lsl[:name=...,type=...,source_id=...,host=...] "
                       "or none")

@@ -9,7 +9,7 @@ import numpy as np
 import pylsl
 import pytest
 
-from models.eye_features import recording_features, window_features
+from models.eye_features import EYE_CHANNELS, recording_features, window_features
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
 from realtime.sources import SourceError
@@ -77,8 +77,10 @@ def test_a_pupil_core_stream_on_lsl_is_read_whole_and_its_layout_found(tmp_path,
     session = read_session(path)
     eye = session.streams["eye"]
     assert f"source_id='{lsl_name}-pc'" in session.attrs["eye_source"]
-    assert eye.channels == PUPIL_CORE and eye.rate == 200.0 and len(eye.data) == 400
-    assert eye_layout(eye.channels)[0] == "Pupil Labs Core"
+    assert eye.channels == (*EYE_CHANNELS, *PUPIL_CORE) and eye.rate == 200.0 and len(eye.data) == 400
+    np.testing.assert_array_equal(eye.data[:, len(EYE_CHANNELS):], np.tile(sample, (400, 1)))  # as sent
+    np.testing.assert_allclose(eye.data[0, :5], [0, 0, 3.2, 0, 0.95], rtol=1e-6)  # mapped: x, y, pupils, valid
+    assert eye_layout(eye.channels)[0] == "emolive demo"  # the mapped columns lead
 
 
 def test_unknown_eye_sources_and_layouts_are_said():
@@ -86,3 +88,35 @@ def test_unknown_eye_sources_and_layouts_are_said():
         make_eye_source("usb")
     with pytest.raises(ValueError, match="fit no known tracker layout"):
         eye_layout(("a", "b"))
+
+
+def test_the_cross_modal_transformer_runs_live_on_replayed_eeg_and_the_eye_tracker(tmp_path, lsl_name):
+    """cmt-seedv (2 steps of 4 s, untrained) predicts emotions live from 62 SEED channels of EEG, replayed from a
+    BDF file through LSL, and the demo eye tracker's raw samples turned into the 33 features per window."""
+    import mne
+
+    from models import registry
+    from models.channels import SEEDV_CHANNELS
+    from models.predictor import NetworkPredictor
+
+    rate, seconds = 200.0, 30
+    rng = np.random.default_rng(2)
+    volts = rng.normal(0, 10e-6, (len(SEEDV_CHANNELS), int(rate * seconds)))
+    raw = mne.io.RawArray(volts, mne.create_info(list(SEEDV_CHANNELS), rate, "eeg"), verbose="error")
+    bdf = tmp_path / "seed62.bdf"
+    mne.export.export_raw(bdf, raw, fmt="bdf", verbose="error")
+    model = registry.build("cmt-seedv", steps=2)
+    predictor = NetworkPredictor(model, model.spec(), "cmt-seedv@untrained", trained=False, device="cpu")
+    pipeline = Pipeline(PipelineConfig(eeg=f"replay:{bdf}", eye="demo", camera="none", model="", app_name=lsl_name),
+                        predictor=predictor)
+    outputs = []
+    pipeline.subscribe(lambda p: outputs.append(p) if "emotion" in p.probabilities else None)
+    pipeline.start()
+    try:
+        assert pipeline.model_problem == ""
+        wait_for(lambda: len(outputs) >= 3, timeout=40)
+    finally:
+        pipeline.stop()
+    probs = outputs[-1].probabilities["emotion"]
+    assert len(probs) == 5 and abs(sum(probs) - 1) < 1e-5
+    assert outputs[-1].available == {"eeg": True, "eye": True}
