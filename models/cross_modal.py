@@ -11,9 +11,10 @@ Differences from the description, and why:
 - Input is a fixed window of ``steps`` 4 s feature rows (the project's one contract), not the whole
   trial padded with masks: every window is full, so masked mean pooling is plain mean pooling, and
   a trial's class is the mean of its windows' probabilities (``offline.evaluation``).
-- No domain adaptation (gradient reversal into a subject classifier): the training loop
-  (``offline.training.fit``) feeds windows with their emotion targets only, neither subject ids
-  nor training progress for the DANN schedule, so a subject head would have nothing to learn from.
+- Domain adaptation as described: with ``domain_classes`` > 0 a subject classifier (``domain_head``)
+  reads the pooled features through a gradient-reversal layer; ``offline.domain`` trains it with
+  the DANN schedule (``--set dann_weight=0.1``), on the training subjects only. Live, the head is
+  not used. Its width (``hidden``) is ours.
 - The public code's defects are absent by construction: the epoch tested is the best validation
   epoch (``fit`` reloads it), and normalisation is fitted on training windows, never per subject.
 
@@ -82,6 +83,19 @@ class ModalityEmbedding(nn.Module):
         return self.gate(self.project(x) + self.positions)
 
 
+class GradientReversal(torch.autograd.Function):
+    """Identity forward; the gradient times ``-scale`` backward (Ganin and Lempitsky's reversal layer)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return -ctx.scale * grad, None
+
+
 class CrossModalTransformer(EmotionModel):
     """EEG (B, T, 310) + eye (B, T, 33) -> {"emotion": logits (B, n_classes)}."""
 
@@ -100,6 +114,7 @@ class CrossModalTransformer(EmotionModel):
         gate_reduction: int = 16,
         hidden: int = 64,
         dropout: float = 0.1,
+        domain_classes: int = 0,
     ) -> None:
         super().__init__()
         if len(branches) != 2:
@@ -122,17 +137,29 @@ class CrossModalTransformer(EmotionModel):
                              nn.Linear(hidden, n_classes))
             for t in self.targets
         })
+        self.domain_head = nn.Sequential(nn.Linear(2 * d_model, hidden), nn.GELU(), nn.Linear(hidden, domain_classes)) \
+            if domain_classes > 0 else None
 
     def spec(self) -> ModelSpec:
         return ModelSpec(self.architecture, self.config, {t: "multiclass" for t in self.targets}, self.inputs,
                          FALLBACK)
 
-    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def encode(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The pooled fused features (B, 2 d_model) both the emotion heads and the subject classifier read."""
         a, b = (self.embed[m](inputs[m]) for m in self.modalities)
         for layer in self.cross:
             a, b = layer(a, b)
-        pooled = torch.cat([self.encoders[m](h).mean(dim=1) for m, h in zip(self.modalities, (a, b), strict=True)],
-                           dim=-1)
+        return torch.cat([self.encoders[m](h).mean(dim=1) for m, h in zip(self.modalities, (a, b), strict=True)],
+                         dim=-1)
+
+    def domain_logits(self, inputs: dict[str, torch.Tensor], reversal: float) -> torch.Tensor:
+        """Subject logits through gradient reversal of strength ``reversal`` (DANN's lambda)."""
+        if self.domain_head is None:
+            raise ValueError("this cross-modal transformer has no subject classifier (domain_classes=0)")
+        return self.domain_head(GradientReversal.apply(self.encode(inputs), reversal))
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        pooled = self.encode(inputs)
         return {t: head(pooled) for t, head in self.heads.items()}
 
 

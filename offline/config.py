@@ -56,6 +56,7 @@ class TrainConfig:
     num_threads: int = 0  # torch CPU threads; 0 = torch's default
     pretrain_epochs: int = 0  # LFAN: train each branch alone first, up to this many epochs (0 = off; ours)
     distill_weight: float = 0.0  # with --distill-from: w of w * L1(student, teacher TCN features) (thesis ~0.4)
+    dann_weight: float = 0.0  # cmt-seedv: weight of the subject classifier behind gradient reversal (paper 0.1)
     normalise: str = "train"  # train: statistics of training windows | subject: also per subject first (transductive)
     val_metric: str = "ccc_trial"  # continuous early stopping: ccc_trial | ccc_subject (offline.evaluation)
 

@@ -235,17 +235,34 @@ class Run:
             raise ValueError(f"fold {fold.name}: {len(train)} training and {len(val)} validation windows")
         stats = {m: fit_normalisation(v) for m, v in train.inputs.items()}  # training windows only
         train, val = train.normalised(stats), val.normalised(stats)
-        model = registry.build(self.spec.model, **self.model_overrides)
         cfg = self.cfg if seed == self.cfg.seed else TrainConfig(**{**self.cfg.to_json(), "seed": seed})
+        overrides, domain = dict(self.model_overrides), {}
+        if cfg.dann_weight > 0:
+            from offline.domain import with_domains
+
+            if self.teacher is not None:
+                raise ValueError("dann_weight and --distill-from each add a loss term; use one of them")
+            train, overrides["domain_classes"] = with_domains(train, self.trials)
+            domain = {"dann_weight": cfg.dann_weight, "training_subjects": overrides["domain_classes"]}
+        try:
+            model = registry.build(self.spec.model, **overrides)
+        except TypeError as exc:
+            if domain:
+                raise ValueError(f"dann_weight: {self.spec.model} has no subject classifier (cmt-seedv has)") from None
+            raise exc
         score = validation_score(self.trials, self.targets, cfg.val_metric)(val)
         pretrain = self._pretrain_branches(model, train, val, score, cfg, folder, fold.name) if cfg.pretrain_epochs \
             else {}
         extra, distillation = None, {}
         if self.teacher is not None:
             train, extra, distillation = self._distillation(fold, train, windows)
+        if domain:
+            from offline.domain import domain_loss
+
+            extra = domain_loss(cfg.dann_weight, cfg.epochs * -(-len(train) // cfg.batch_size))
         result = fit(model, train, val, score, cfg, self.device, folder / "state", desc=fold.name,
                      n_classes=self.n_classes, score_start=bool(cfg.pretrain_epochs), extra_loss=extra)
-        result.pretrain, result.distillation = pretrain, distillation
+        result.pretrain, result.distillation, result.domain = pretrain, distillation, domain
         return model, stats, result
 
     def _pretrain_branches(self, model, train: WindowSet, val: WindowSet, score, cfg: TrainConfig, folder: Path,
@@ -275,13 +292,13 @@ class Run:
         provenance = {"dataset": self.spec.dataset, "protocol": self.spec.protocol, "fold": fold.name,
                       "test_subjects": sorted({self.trials[i].subject for i in fold.test}),
                       "best_epoch": result.best_epoch, "val_score": result.best_score,
-                      "distillation": result.distillation}
+                      "distillation": result.distillation, "domain_adaptation": result.domain}
         save_model(folder / "model", model, stats, provenance)
         _write_json(folder / "result.json", {
             "fold": fold.name, "subject": fold.subject, "best_epoch": result.best_epoch,
             "val_score": result.best_score, "history": result.history,
             "train_windows_per_second": result.windows_per_second, "pretrain": result.pretrain,
-            "distillation": result.distillation,
+            "distillation": result.distillation, "domain_adaptation": result.domain,
             "trials": {side: [self.trials[i].key for i in getattr(fold, side)] for side in ("train", "val", "test")},
             "normalisation_fitted_on": "train", "scores": scores,
         })

@@ -129,6 +129,7 @@ class FitResult:
     windows_per_second: float = float("nan")
     pretrain: dict[str, dict[str, float]] = field(default_factory=dict)  # per branch: best_epoch, best_score
     distillation: dict[str, object] = field(default_factory=dict)  # teacher run, model id, weight
+    domain: dict[str, object] = field(default_factory=dict)  # DANN: weight, training subjects
 
 
 def fit(model: EmotionModel, train: WindowSet, val: WindowSet, score: Score, cfg: TrainConfig, device: torch.device,
