@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import pylsl
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from models.contracts import EEG
+from models.contracts import EEG, EYE
 from models.eeg_features import THESIS_BANDS
 from realtime.dashboard import theme
 from realtime.dashboard.background import Background
@@ -36,6 +36,7 @@ from realtime.dashboard.camera_panel import CameraPanel
 from realtime.dashboard.controls import ControlsBar
 from realtime.dashboard.eeg_panel import EEGPanel
 from realtime.dashboard.explain_panel import ExplainPanel
+from realtime.dashboard.eye_panel import EyePanel
 from realtime.dashboard.health_panel import HealthPanel
 from realtime.dashboard.traces import TracesPanel
 from realtime.dashboard.va_plane import VAPlane
@@ -93,6 +94,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.plane = VAPlane()
         self.eeg = EEGPanel(seconds=EEG_SECONDS)
         self.camera = CameraPanel()
+        self.eye = EyePanel() if EYE in pipeline.streams else None
         self.explain = ExplainPanel(seconds)
         self.health = HealthPanel()
         self._build_layout()
@@ -132,7 +134,13 @@ class DashboardWindow(QtWidgets.QMainWindow):
         top.addWidget(self.controls, 1)
         grid.addLayout(top, 0, 0, 1, 3)
         grid.addWidget(_box("Valence and arousal", self.traces), 1, 0)
-        grid.addWidget(_box("Camera", self.camera), 1, 1)
+        if self.eye is None:
+            grid.addWidget(_box("Camera", self.camera), 1, 1)
+        else:
+            split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+            split.addWidget(_box("Camera", self.camera))
+            split.addWidget(_box("Eye tracker", self.eye))
+            grid.addWidget(split, 1, 1)
         grid.addWidget(_box("Valence–arousal plane", self.plane), 1, 2)
         grid.addWidget(_box("EEG", self.eeg), 2, 0)
         grid.addWidget(_box("Why the model said it", self.explain), 2, 1)
@@ -183,6 +191,9 @@ class DashboardWindow(QtWidgets.QMainWindow):
                 self.explain.update_from(history, now, self._saliency_seconds())
             self.camera.update_from(self.pipeline.camera, self.pipeline.face_worker, self.pipeline.camera_problem,
                                     now)
+            if self.eye is not None:
+                stream = self.pipeline.streams[EYE]
+                self.eye.update_from(*stream.buffer.read(now, self.eye.seconds), stream.channels, now)
             if time.monotonic() - self._last_health >= HEALTH_INTERVAL:
                 self._last_health = time.monotonic()
                 self._draw_health()

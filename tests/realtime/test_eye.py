@@ -120,3 +120,24 @@ def test_the_cross_modal_transformer_runs_live_on_replayed_eeg_and_the_eye_track
     probs = outputs[-1].probabilities["emotion"]
     assert len(probs) == 5 and abs(sum(probs) - 1) < 1e-5
     assert outputs[-1].available == {"eeg": True, "eye": True}
+
+
+def test_the_dashboard_draws_gaze_pupil_and_blinks_of_the_eye_tracker(qtbot, lsl_name):
+    from realtime.dashboard.window import DashboardWindow
+
+    pipeline = Pipeline(PipelineConfig(eeg="brainflow:synthetic", eye="demo", camera="none", model="",
+                                       app_name=lsl_name))
+    pipeline.start()
+    window = DashboardWindow(pipeline)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        # the demo blinks every 2-6 s: within 10 s the panel has shown gaze, pupil and at least one blink
+        qtbot.waitUntil(lambda: window.eye.samples_shown > 300 and window.eye.untracked_shown > 0, timeout=10_000)
+        x, y = window.eye.pupil.getData()
+        assert np.nanmax(y) > 3.0 and x.max() <= 0.0  # millimetres, seconds before now
+    finally:
+        window.close()
+        pipeline.stop()
+    plain = Pipeline(PipelineConfig(eeg="brainflow:synthetic", camera="none", model="", app_name=f"{lsl_name}-2"))
+    assert DashboardWindow(plain).eye is None  # no eye tracker, no panel
