@@ -96,7 +96,12 @@ def video_seconds(path: Path) -> float:
 
 
 def _file_block(index: int, path: Path, seconds: float, where: str) -> Block:
-    if not path.is_file():
+    try:
+        path = path.resolve()
+        found = path.is_file()
+    except (OSError, ValueError):  # a name the file system refuses (NUL, too long)
+        found = False
+    if not found:
         raise ProtocolError(f"{where}: stimulus file {path} does not exist")
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
@@ -121,14 +126,17 @@ def load_protocol(path: str | Path | None = None) -> Protocol:
     path = Path(path) if path is not None else DEFAULT_CONFIG
     if not path.is_file():
         raise ProtocolError(f"protocol file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
     try:
+        text = path.read_text(encoding="utf-8")
         config = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:  # RecursionError: deep nesting
         raise ProtocolError(f"{path} is not valid TOML: {exc}") from None
     where = str(path)
     _check_keys(config, "", where)
     baseline, stimuli = config.get("baseline", {}), config.get("stimuli", {})
+    for name, table in (("baseline", baseline), ("stimuli", stimuli)):
+        if not isinstance(table, dict):
+            raise ProtocolError(f"{where}: [{name}] must be a table, got {table!r}")
     _check_keys(baseline, "baseline", where)
     _check_keys(stimuli, "stimuli", where)
     blocks = []
@@ -147,7 +155,7 @@ def load_protocol(path: str | Path | None = None) -> Protocol:
         raise ProtocolError(f"{where}: [stimuli] prompts must be a list of non-empty texts")
     if files:
         for i, name in enumerate(files, 1):
-            blocks.append(_file_block(i, (path.parent / name).resolve(), seconds, where))
+            blocks.append(_file_block(i, path.parent / name, seconds, where))
     else:
         if seconds == 0:
             raise ProtocolError(f"{where}: [stimuli] seconds must be > 0 for recall prompts")

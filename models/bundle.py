@@ -8,9 +8,11 @@ manifest through the registry and accepts the weights only if they are a genuine
 safetensors file with exactly the tensor names and shapes that network has; a pickle, a zip
 (torch.save) or a damaged file is refused with a message saying which. Nothing is unpickled.
 Before the network is built, the weights file must lie inside the bundle's folder, its
-safetensors header must parse and declare at most ``MAX_PARAMETERS`` values, and the config's
-numbers and lists must stay within ``MAX_CONFIG_INT`` and ``MAX_CONFIG_ITEMS``, so a manifest
-cannot make the loader build an arbitrarily large model.
+safetensors header must parse and declare at most ``MAX_PARAMETERS`` values (no more than its
+bytes can hold), the config's numbers and lists must stay within ``MAX_CONFIG_INT`` and
+``MAX_CONFIG_ITEMS``, and building stops once the network registers far more parameters than
+the header declares (``MAX_BUILD_FACTOR``), so a manifest cannot make the loader build an
+arbitrarily large model.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import math
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +34,11 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch.nn.modules.module import register_module_parameter_registration_hook
 
 from models import registry
 from models.base import EmotionModel
-from models.identifiers import UnsafeNameError, inside
+from models.identifiers import inside
 from models.spec import ModelSpec
 
 FORMAT = "emolive-checkpoint"
@@ -46,6 +51,10 @@ MAX_PARAMETERS = 250_000_000  # values declared by the weights' header, checked 
 MAX_CONFIG_INT = 4096  # largest number (channels, widths, dimensions) a manifest's config may hold
 MAX_CONFIG_ITEMS = 1024  # longest list (layers, channel names) a manifest's config may hold
 MAX_CONFIG_DEPTH = 8
+#: A network may register, while it is built, MAX_BUILD_FACTOR parameter values per value its weights file declares
+#: (weight norm registers a weight, then its magnitude and direction: about twice what it keeps), and at least
+#: MIN_BUILD_BOUND (so that the weights of another small network get the report of what does not fit).
+MAX_BUILD_FACTOR, MIN_BUILD_BOUND = 4, 10_000_000
 
 
 class BundleError(ValueError):
@@ -99,14 +108,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_normalisation(spec: ModelSpec, normalisation: Normalisation) -> None:
+def _check_normalisation(spec: ModelSpec, normalisation: object) -> None:
+    """``normalisation`` must map inputs of ``spec`` to ``mean`` and ``std`` lists of finite numbers of its width."""
+    if not isinstance(normalisation, dict):
+        raise BundleError(f"normalisation must map modalities to statistics, got {type(normalisation).__name__}")
     for modality, stats in normalisation.items():
         if modality not in spec.inputs:
             raise BundleError(f"normalisation for {modality!r}, which is not an input of {spec.architecture}")
         dim = spec.inputs[modality].feature_dim
         for key in ("mean", "std"):
-            if len(stats.get(key, ())) != dim:
-                raise BundleError(f"normalisation {modality}.{key} must have {dim} values")
+            values = stats.get(key) if isinstance(stats, dict) else None
+            if not isinstance(values, list) or len(values) != dim or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+                raise BundleError(f"normalisation {modality}.{key} must have {dim} finite numbers")
 
 
 def save_bundle(
@@ -185,7 +199,7 @@ def resolve_manifest(path: str | Path) -> Path:
 def _read_manifest(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON, or an integer of > 4300 digits
         raise BundleError(f"checkpoint manifest {path} is not valid JSON: {exc}") from None
     if not isinstance(manifest, dict):
         raise BundleError(f"checkpoint manifest {path} must hold a JSON object")
@@ -209,8 +223,11 @@ def _weights_path(manifest_path: Path, weights: object) -> Path:
         raise BundleError(f"{manifest_path}: weights file {weights['file']!r} must be a .safetensors file")
     try:
         inside(manifest_path.parent, path, "weights file")
-    except UnsafeNameError as exc:
+        found = path.is_file()
+    except (OSError, ValueError) as exc:  # UnsafeNameError, or a name the file system refuses (NUL, too long)
         raise BundleError(f"{manifest_path}: {exc}") from None
+    if not found:
+        raise BundleError(f"weights file {path} not found")
     return path
 
 
@@ -243,11 +260,9 @@ def _declared_parameters(header: dict[str, Any]) -> int | None:
     return total
 
 
-def _check_weights_file(path: Path) -> None:
-    """Refuse, before anything is built, a weights file that is missing, too large, a pickle or zip, or not
-    safetensors, or whose header declares more than MAX_PARAMETERS values."""
-    if not path.is_file():
-        raise BundleError(f"weights file {path} not found")
+def _check_weights_file(path: Path) -> int:
+    """The number of values the header of weights file ``path`` declares. Refused before anything is built: a file
+    too large, a pickle or zip, not safetensors, or whose header declares more than MAX_PARAMETERS values."""
     size = path.stat().st_size
     if size > MAX_WEIGHT_BYTES:
         raise BundleError(f"weights file {path} holds {size} bytes, beyond the bound of {MAX_WEIGHT_BYTES}")
@@ -268,6 +283,9 @@ def _check_weights_file(path: Path) -> None:
     if declared > MAX_PARAMETERS:
         raise BundleError(f"weights file {path} declares {declared} parameters, beyond the bound of "
                           f"{MAX_PARAMETERS}")
+    if declared > 2 * size:  # no safetensors dtype takes less than half a byte per value
+        raise BundleError(f"weights file {path} declares {declared} values in {size} bytes")
+    return declared
 
 
 def _check_config_bounds(manifest_path: Path, value: object, where: str = "config", depth: int = 0) -> None:
@@ -304,7 +322,7 @@ def _read_weights(path: Path, sha256: str | None) -> dict[str, torch.Tensor]:
         raise BundleError(f"weights file {path} is not a valid safetensors file: {exc}") from None
 
 
-def _check_tensors(arch: str, expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> None:
+def _check_tensors(path: Path, arch: str, expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> None:
     problems = [f"missing {k}" for k in expected if k not in found]
     problems += [f"unexpected {k}" for k in found if k not in expected]
     problems += [
@@ -313,7 +331,29 @@ def _check_tensors(arch: str, expected: dict[str, torch.Tensor], found: dict[str
     ]
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise BundleError(f"weights do not fit architecture {arch}: {'; '.join(problems[:5])}{more}")
+        raise BundleError(f"{path}: weights do not fit architecture {arch}: {'; '.join(problems[:5])}{more}")
+
+
+@contextmanager
+def _parameter_bound(limit: int, what: str) -> Iterator[None]:
+    """While open, modules built on this thread registering more than ``limit`` parameter values in all raise
+    BundleError at that registration, before the values are initialised (so an edited config cannot build a
+    network far larger than its weights file, exhausting memory or time)."""
+    thread, count = threading.get_ident(), 0
+
+    def add(_module: torch.nn.Module, _name: str, parameter: torch.nn.Parameter | None) -> None:
+        nonlocal count
+        if parameter is not None and threading.get_ident() == thread:
+            count += parameter.numel()
+            if count > limit:
+                raise BundleError(f"{what} builds a network of more than {limit} parameter values, far more "
+                                  "than its weights file declares")
+
+    handle = register_module_parameter_registration_hook(add)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
@@ -322,31 +362,40 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
     manifest = _read_manifest(manifest_path)
     weights = manifest["weights"]
     weights_path = _weights_path(manifest_path, weights)
-    _check_weights_file(weights_path)  # before the model is built: a pickle, or too many parameters, stops here
+    declared = _check_weights_file(weights_path)  # before the model is built: a pickle or too many values stop here
     try:
         spec = ModelSpec.from_json(manifest["spec"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BundleError(f"{manifest_path}: cannot rebuild the model from its manifest: {exc}") from None
     _check_config_bounds(manifest_path, spec.config)
     try:
-        model = registry.build(spec.architecture, **spec.config)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BundleError(f"{manifest_path}: cannot rebuild the model from its manifest: {exc}") from None
+        with _parameter_bound(max(MAX_BUILD_FACTOR * declared, MIN_BUILD_BOUND), f"{manifest_path}: the config"):
+            model = registry.build(spec.architecture, **spec.config)
+    except BundleError:
+        raise
+    except Exception as exc:  # a config read from a file can make a constructor fail in any way
+        raise BundleError(f"{manifest_path}: cannot rebuild the model from its manifest: "
+                          f"{type(exc).__name__}: {exc}") from None
     if json.loads(json.dumps(model.spec().to_json())) != manifest["spec"]:
         raise BundleError(f"{manifest_path}: the manifest's spec differs from what {spec.architecture} builds with "
                           "its config (edited manifest or incompatible code version)")
     tensors = _read_weights(weights_path, weights.get("sha256"))
-    _check_tensors(spec.architecture, model.state_dict(), tensors)
+    _check_tensors(weights_path, spec.architecture, model.state_dict(), tensors)
     model.load_state_dict(tensors, strict=True)
-    normalisation = manifest["normalisation"]
-    _check_normalisation(spec, normalisation)
+    normalisation, trained, provenance = manifest["normalisation"], manifest["trained"], manifest["provenance"]
+    try:
+        _check_normalisation(spec, normalisation)
+    except BundleError as exc:
+        raise BundleError(f"{manifest_path}: {exc}") from None
+    if not isinstance(trained, bool) or not isinstance(provenance, dict):
+        raise BundleError(f"{manifest_path}: 'trained' must be true or false and 'provenance' an object")
     sha = weights.get("sha256") or _sha256(weights_path)
     return Bundle(
         model=model.to(device).eval(),
         spec=spec,
-        trained=bool(manifest["trained"]),
+        trained=trained,
         normalisation=normalisation,
-        provenance=dict(manifest["provenance"]),
+        provenance=provenance,
         model_id=f"{spec.architecture}@{sha[:8]}",
         manifest_path=manifest_path,
     )

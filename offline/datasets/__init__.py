@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from models.contracts import EEG, FACE
 from offline.trials import Trial
 
@@ -21,6 +23,17 @@ CALIBRATION = "calibration"
 
 class DatasetError(ValueError):
     """A dataset file is missing, damaged or not what its format documents; the message names the file."""
+
+
+def numeric_array(value: object, where: str) -> np.ndarray:
+    """``value`` if it is a numpy array of booleans, integers or floats, else a DatasetError naming ``where``.
+
+    Checked before any conversion: a list (possibly sharing sub-lists, so huge once expanded), an object,
+    string or record array from a damaged file is refused instead of being converted."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+        got = f"a {value.dtype} array" if isinstance(value, np.ndarray) else f"a {type(value).__name__}"
+        raise DatasetError(f"{where} must be a numeric array, got {got}")
+    return value
 
 
 def reader(name: str) -> Callable[..., list[Trial]]:

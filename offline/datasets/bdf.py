@@ -50,8 +50,15 @@ def read_bdf(path: Path) -> BdfRecording:
         raise DatasetError(f"{path}: no Status channel (labels: {', '.join(labels)})")
     status = np.asarray(signals[status_at].digital, dtype=np.int64) & 0xFF
     rate = float(signals[status_at].sampling_frequency)
+    if not (np.isfinite(rate) and rate > 0) or not status.size:
+        raise DatasetError(f"{path}: Status channel has {status.size} samples at {rate} Hz (damaged header?)")
     keep = [i for i, s in enumerate(signals) if i != status_at and float(s.sampling_frequency) == rate]
-    data = np.stack([np.asarray(signals[i].data, dtype=np.float32) for i in keep], axis=1)
+    if not keep:
+        raise DatasetError(f"{path}: no signal is sampled at the Status channel's rate ({rate} Hz)")
+    columns = [np.asarray(signals[i].data, dtype=np.float32) for i in keep]
+    if any(len(column) != len(status) for column in columns):
+        raise DatasetError(f"{path}: signals at {rate} Hz differ in length from Status (damaged header?)")
+    data = np.stack(columns, axis=1)
     return BdfRecording(data, rate, tuple(labels[i] for i in keep), status)
 
 

@@ -9,12 +9,13 @@ stimulus onset (the preprocessed 3 s baseline is cut off).
 from __future__ import annotations
 
 import csv
+import math
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from offline.datasets import DatasetError
+from offline.datasets import DatasetError, numeric_array
 from offline.datasets.bdf import code_onsets, read_bdf
 from offline.datasets.pickles import load_file
 from offline.trials import Signal, Trial, VideoRef
@@ -32,17 +33,17 @@ CODE_VIDEO_START, CODE_VIDEO_END = 4, 5
 
 
 def read_ratings_csv(path: Path) -> dict[str, list[dict[str, str]]]:
-    """participant_ratings.csv rows per subject ("s01"...), in presentation order."""
+    """participant_ratings.csv rows per subject ("s01"...), in presentation order; the id columns must be integers."""
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
     rows: dict[str, list[dict[str, str]]] = {}
     try:
         with path.open(newline="") as f:
             for row in csv.DictReader(f):
-                subject = f"s{int(row['Participant_id']):02d}"
-                rows.setdefault(subject, []).append(row)
-    except (KeyError, ValueError) as exc:
-        raise DatasetError(f"{path}: not a DEAP ratings table ({exc})") from exc
+                subject, _, _ = (int(row[key]) for key in ("Participant_id", "Trial", "Experiment_id"))
+                rows.setdefault(f"s{subject:02d}", []).append(row)
+    except (KeyError, TypeError, ValueError, csv.Error) as exc:  # TypeError: a short row's missing cells are None
+        raise DatasetError(f"{path}: not a DEAP ratings table ({type(exc).__name__}: {exc})") from exc
     for subject_rows in rows.values():
         subject_rows.sort(key=lambda r: int(r["Trial"]))
     return rows
@@ -85,7 +86,7 @@ def _read_preprocessed(path: Path, _rows: list[dict[str, str]]) -> list[Trial]:
     obj = load_file(path)
     if not isinstance(obj, dict) or "data" not in obj or "labels" not in obj:
         raise DatasetError(f"{path}: expected a dict with 'data' and 'labels'")
-    data, labels = np.asarray(obj["data"]), np.asarray(obj["labels"])
+    data, labels = numeric_array(obj["data"], f"{path}: 'data'"), numeric_array(obj["labels"], f"{path}: 'labels'")
     n_channels = len(EEG_CHANNELS) + len(PERIPHERAL_CHANNELS)
     baseline = int(BASELINE_SECONDS * PREPROCESSED_RATE)
     if data.ndim != 3 or data.shape[1] != n_channels or data.shape[2] <= baseline:
@@ -141,11 +142,23 @@ def _read_original(path: Path, rows: list[dict[str, str]]) -> list[Trial]:
                 subject=path.stem,
                 trial=f"{int(row['Experiment_id']):02d}",
                 signals=signals,
-                ratings={name: float(row[name.capitalize()]) for name in RATINGS},
+                ratings=_row_ratings(path, row),
                 source=str(path),
             )
         )
     return trials
+
+
+def _row_ratings(path: Path, row: dict[str, str]) -> dict[str, float]:
+    """The four ratings of a participant_ratings.csv row as finite numbers, else an error naming both files."""
+    try:
+        ratings = {name: float(row[name.capitalize()]) for name in RATINGS}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DatasetError(f"{path}: participant_ratings.csv row of trial {row['Trial']} has no "
+                           f"{'/'.join(RATINGS)} numbers ({type(exc).__name__}: {exc})") from exc
+    if not all(map(math.isfinite, ratings.values())):
+        raise DatasetError(f"{path}: participant_ratings.csv row of trial {row['Trial']} has non-finite ratings")
+    return ratings
 
 
 def _video_fps(path: Path) -> float:

@@ -8,6 +8,7 @@ are skipped with a warning, as the dataset documents.
 
 from __future__ import annotations
 
+import math
 import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -56,13 +57,16 @@ def _read_session(folder: Path, videos: bool) -> Trial | None:
         raise DatasetError(f"{xml_path}: file not found")
     try:
         root = ET.parse(xml_path).getroot()
-    except ET.ParseError as exc:
-        raise DatasetError(f"{xml_path}: not valid XML ({exc})") from exc
+    except (ET.ParseError, LookupError, ValueError) as exc:  # an unknown, non-text or unusable declared encoding
+        raise DatasetError(f"{xml_path}: not valid XML ({type(exc).__name__}: {exc})") from exc
     subject_node = root.find("subject")
     if root.tag != "session" or subject_node is None or "sessionId" not in root.attrib:
         raise DatasetError(f"{xml_path}: expected <session sessionId=...> with a <subject id=...> child")
-    subject_number = int(subject_node.attrib["id"])
-    session_id = int(root.attrib["sessionId"])
+    try:
+        subject_number, session_id = int(subject_node.attrib["id"]), int(root.attrib["sessionId"])
+    except (KeyError, ValueError) as exc:
+        raise DatasetError(f"{xml_path}: sessionId and subject id must be integers "
+                           f"({type(exc).__name__}: {exc})") from exc
     section = session_id - (subject_number - 1) * SESSIONS_PER_SUBJECT
     if not 1 <= section <= SESSIONS_PER_SUBJECT:
         raise DatasetError(f"{xml_path}: sessionId {session_id} does not belong to subject {subject_number}")
@@ -109,6 +113,8 @@ def _attach_video(folder: Path, subject: int, section: int, attrib: dict[str, st
         fps = float(attrib["vidRate"])
         first = int(float(attrib.get("vidBeginSmp", 0)))
         last = int(float(attrib["vidEndSmp"])) if "vidEndSmp" in attrib else None
-    except (KeyError, ValueError) as exc:
-        raise DatasetError(f"{folder / 'session.xml'}: bad video attributes ({exc})") from exc
+        if not (math.isfinite(fps) and fps > 0):
+            raise ValueError(f"vidRate {fps} is not a frame rate")
+    except (KeyError, ValueError, OverflowError) as exc:  # OverflowError: an infinite sample index
+        raise DatasetError(f"{folder / 'session.xml'}: bad video attributes ({type(exc).__name__}: {exc})") from exc
     trial.videos["face"] = VideoRef(found[0], fps, first, last)

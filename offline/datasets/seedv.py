@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from models.channels import SEEDV_CHANNELS as CHANNELS
-from offline.datasets import DatasetError
+from offline.datasets import DatasetError, numeric_array
 from offline.datasets.pickles import loads
 from offline.trials import Signal, Trial
 
@@ -49,27 +49,36 @@ def _read_npz(path: Path) -> tuple[dict, dict]:
     return data, label
 
 
+def _subject_number(path: Path) -> int:
+    """The subject a feature file is named after ("3_123.npz" -> 3), else an error naming the file."""
+    number = path.stem.split("_")[0]
+    if not (number.isascii() and number.isdigit()):
+        raise DatasetError(f"{path}: not named {{subject number}}_123.npz")
+    return int(number)
+
+
 def read_seedv(root: Path, subjects: list[str] | None = None) -> list[Trial]:
     """45 trials per subject (3 sessions x 3 blocks x 5 emotions) with EEG DE and eye features."""
     root = Path(root)
-    eeg_files = sorted((root / "EEG_DE_features").glob("*_123.npz"), key=lambda p: int(p.stem.split("_")[0]))
+    eeg_files = sorted((root / "EEG_DE_features").glob("*_123.npz"), key=_subject_number)
     if not eeg_files:
         raise DatasetError(f"{root / 'EEG_DE_features'}: no {{subject}}_123.npz files")
     trials = []
     for eeg_path in eeg_files:
-        subject = f"S{int(eeg_path.stem.split('_')[0]):02d}"
+        subject = f"S{_subject_number(eeg_path):02d}"
         if subjects and subject not in subjects:
             continue
         eye_path = root / "Eye_movement_features" / eeg_path.name
         eeg, eeg_label = _read_npz(eeg_path)
         eye, _ = _read_npz(eye_path)
         for k in range(TRIALS_PER_SESSION * SESSIONS):
-            de, em = np.asarray(eeg[k], dtype=np.float32), np.asarray(eye[k], dtype=np.float32)
+            de = numeric_array(eeg[k], f"{eeg_path}: trial {k}").astype(np.float32)
+            em = numeric_array(eye[k], f"{eye_path}: trial {k}").astype(np.float32)
             if de.ndim != 2 or de.shape[1] != len(DE_NAMES):
                 raise DatasetError(f"{eeg_path}: trial {k} has shape {de.shape}, expected (n, {len(DE_NAMES)})")
             if em.ndim != 2 or em.shape[1] != len(EYE_NAMES):
                 raise DatasetError(f"{eye_path}: trial {k} has shape {em.shape}, expected (n, {len(EYE_NAMES)})")
-            labels = np.unique(np.asarray(eeg_label[k]).astype(int))
+            labels = np.unique(numeric_array(eeg_label[k], f"{eeg_path}: labels of trial {k}").astype(int))
             if labels.size != 1 or not 0 <= labels[0] < len(EMOTIONS):
                 raise DatasetError(f"{eeg_path}: trial {k} labels {labels.tolist()} are not one emotion 0-4")
             n = min(len(de), len(em))
