@@ -30,6 +30,11 @@ def parse_selection(text: str) -> dict[str, str]:
     return selection
 
 
+def with_default_type(selection: dict[str, str], stream_type: str) -> dict[str, str]:
+    """``selection`` looking for streams of ``stream_type`` when it names neither a name nor a type."""
+    return selection if "name" in selection or "type" in selection else {**selection, "type": stream_type}
+
+
 def describe(selection: dict[str, str]) -> str:
     """How a selection reads in messages: ``LSL stream name='X', type='EEG'``."""
     return "LSL stream " + ", ".join(f"{k}={v!r}" for k, v in selection.items())

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from realtime.lsl_select import candidates, describe, describe_info, resolve
+from realtime.lsl_select import candidates, describe, describe_info, resolve, with_default_type
 from realtime.sources.base import SourceError
 
 #: Bounds on what a marker stream may declare (markers are events, not signals).
@@ -29,10 +29,7 @@ def marker_selection(spec: str) -> dict[str, str]:
     kind, _, rest = spec.partition(":")
     if kind != "lsl":
         raise SourceError(f"unknown marker source {spec!r}; expected lsl[:name=...,type=...,source_id=...,host=...]")
-    selection = parse_selection(rest)
-    if "name" not in selection and "type" not in selection:
-        selection["type"] = "Markers"
-    return selection
+    return with_default_type(parse_selection(rest), "Markers")
 
 
 class MarkerInlet:

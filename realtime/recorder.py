@@ -14,7 +14,8 @@ frame, at most ``fps`` times a second and downscaled, into ``/frames`` (flushed 
 only peeks at the camera's slot, so the face worker still gets every frame it would have had.
 
 Before each flush the writer checks the room left for the file (free space on its disk, and the
-process's file-size limit, ``ulimit -f``): with less than ``room_needed`` it stops recording and
+process's file-size limit, ``ulimit -f``): with less than ``MIN_ROOM_BYTES``, or four times the largest
+growth of one flush, it stops recording and
 closes the file while it still can, so what was recorded stays readable; any other write failure
 stops recording too. Either way the reason is in ``status().error`` and the rest of the app goes on.
 """

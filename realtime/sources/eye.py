@@ -127,11 +127,8 @@ def make_eye_source(spec: str) -> EegSource:
     if spec == "demo":
         return DemoEyeSource()
     if kind == "lsl":
-        from realtime.lsl_select import parse_selection
+        from realtime.lsl_select import parse_selection, with_default_type
 
-        selection = parse_selection(rest)
-        if "name" not in selection and "type" not in selection:
-            selection["type"] = "Gaze"
-        return LslEyeSource(selection)
+        return LslEyeSource(with_default_type(parse_selection(rest), "Gaze"))
     raise SourceError(f"unknown eye source {spec!r}; expected demo, lsl[:name=...,type=...,source_id=...,host=...] "
                       "or none")

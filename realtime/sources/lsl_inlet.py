@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from realtime.lsl_select import candidates, describe, describe_info, resolve
+from realtime.lsl_select import candidates, describe, describe_info, resolve, with_default_type
 from realtime.sources.base import EegSource, SourceError, check_declared
 
 #: Seconds without a sample after which the stream is reported as lost (it may still come back).
@@ -37,9 +37,7 @@ class LslInletSource(EegSource):
 
     def __init__(self, selection: dict[str, str] | None = None, resolve_timeout: float = 10.0,
                  gap_tolerance: float = 0.1) -> None:
-        selection = dict(selection or {})
-        if "name" not in selection and "type" not in selection:
-            selection["type"] = "EEG"
+        selection = with_default_type(dict(selection or {}), "EEG")
         super().__init__(describe(selection))
         self.selection = selection
         self.resolve_timeout = resolve_timeout

@@ -67,11 +67,12 @@ def test_reading_something_that_is_not_a_session_file_says_so(tmp_path):
         read_session(tmp_path / "bad.h5")
 
 
-def test_an_existing_session_file_is_not_overwritten_unless_asked(tmp_path):
-    path = tmp_path / "kept.h5"
+@pytest.mark.parametrize("suffix", [".h5", ".xdf"])
+def test_an_existing_session_file_is_not_overwritten_unless_asked(tmp_path, suffix):
+    path = tmp_path / f"kept{suffix}"
     path.write_bytes(b"an earlier session")
     streams = [LiveStream("eeg", RingBuffer(1, 100), ("Cz",), 100.0)]
-    with pytest.raises(FileExistsError, match=r"kept\.h5 exists; refusing to overwrite it"):
+    with pytest.raises(FileExistsError, match=rf"kept\{suffix} exists; refusing to overwrite it"):
         Recorder(path, streams)
     assert path.read_bytes() == b"an earlier session"
     rec = Recorder(path, streams, overwrite=True)

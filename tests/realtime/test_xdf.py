@@ -324,17 +324,8 @@ def test_an_xdf_without_eeg_or_that_is_not_xdf_is_refused_naming_the_file(tmp_pa
         read_session(damaged)
 
 
-def test_xdf_recordings_keep_the_overwrite_refusal_and_refuse_frames(tmp_path):
-    path = tmp_path / "kept.xdf"
-    path.write_bytes(b"an earlier session")
+def test_xdf_recordings_refuse_frames(tmp_path):  # the overwrite refusal: tests/realtime/test_recorder.py
     streams = [LiveStream("eeg", RingBuffer(1, 100), ("Cz",), 100.0)]
-    with pytest.raises(FileExistsError, match=r"kept\.xdf exists; refusing to overwrite it"):
-        Recorder(path, streams)
-    assert path.read_bytes() == b"an earlier session"
-    rec = Recorder(path, streams, overwrite=True)
-    rec.start()
-    rec.stop()
-    assert read_session(path).streams["eeg"].channels == ("Cz",)
     frames = FrameRecording(frames=None, frame_size=(64, 48))
     with pytest.raises(ValueError, match="frames are recorded to HDF5 only"):
         Recorder(tmp_path / "frames.xdf", streams, frames=frames)
