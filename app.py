@@ -191,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         except ProfileError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    from realtime.dashboard import display_available, run_dashboard
-    from realtime.dashboard.qt_platform import qt_platform_problem
+    from dashboard import display_available, run_dashboard
+    from dashboard.qt_platform import qt_platform_problem
 
     # Qt aborts the process when it cannot open a window: probe in a child first, before any source is opened
     problem = None if args.no_gui or not display_available() else qt_platform_problem()

@@ -51,7 +51,7 @@ class Dashboard:
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from PyQt6 import QtCore, QtWidgets
 
-        from realtime.dashboard.window import DashboardWindow
+        from dashboard.window import DashboardWindow
 
         self.qt = QtCore
         self.app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])

@@ -8,6 +8,9 @@ import pytest
 
 from calibration.pseudonym import KEY_ENV
 
+# Fixtures shared by several test folders (LSL names, the counter-stream sender, a BDF file, an untrained predictor).
+pytest_plugins = ["tests.support.live_streams"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def lab_key_of_this_run(tmp_path_factory: pytest.TempPathFactory) -> None:

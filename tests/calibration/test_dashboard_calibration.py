@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import QApplication, QDialogButtonBox
 
 from calibration.pseudonym import lab_key, pseudonym
 from calibration.start_dialog import CalibrationStartDialog
-from realtime.dashboard.window import DashboardWindow
+from dashboard.window import DashboardWindow
 from realtime.pipeline import Pipeline, PipelineConfig
 
 RATINGS = [(8, 2), (3, 7)]

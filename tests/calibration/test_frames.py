@@ -11,7 +11,7 @@ import numpy as np
 
 from calibration.session_trials import session_blocks
 from realtime.session_file import read_session
-from tests.calibration.conftest import ROOT, calibration_command, write_protocol
+from tests.support.calibration_sessions import ROOT, calibration_command, write_protocol
 
 SCALE, FPS = 0.25, 4.0
 

@@ -12,7 +12,7 @@ import h5py
 import pylsl
 import pytest
 
-from tests.calibration.conftest import ROOT, calibration_command, write_protocol
+from tests.support.calibration_sessions import ROOT, calibration_command, write_protocol
 
 
 @pytest.mark.slow

@@ -20,9 +20,9 @@ from offline.datasets import DatasetError, read
 from offline.datasets.deap import EEG_CHANNELS
 from offline.runner import fold_folder
 from realtime.session_file import read_session
-from tests.calibration.conftest import RATINGS, SUBJECT
-from tests.offline.fixtures import write_deap_preprocessed, write_mahnob_features
-from tests.offline.test_offline_protocols import SMALL_STALIGNNET, SMALL_TRAINING
+from tests.support.calibration_sessions import RATINGS, SUBJECT
+from tests.support.dataset_files import write_deap_preprocessed, write_mahnob_features
+from tests.support.small_settings import SMALL_STALIGNNET, SMALL_TRAINING
 
 
 def _session_channels(path: Path) -> list[str]:

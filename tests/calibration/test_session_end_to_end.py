@@ -14,7 +14,7 @@ import pytest
 
 from calibration.session_trials import read_calibration, session_blocks
 from offline.windowing import make_windows
-from tests.calibration.conftest import RATINGS, ROOT, SUBJECT
+from tests.support.calibration_sessions import RATINGS, ROOT, SUBJECT
 
 BLOCKS = ["baseline-eyes-open", "baseline-eyes-closed", "stimulus-01", "stimulus-02", "stimulus-03"]
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from models import registry
 from models.bundle import MAX_CONFIG_INT, BundleError, load_bundle, save_bundle
-from tests.fuzz.mutations import JSON, check, damaged, edited, fuzz, replaced
+from tests.support.mutations import JSON, check, damaged, edited, fuzz, replaced
 
 SMALL = {"channels": [8, 8], "eeg_channels": ["Fz", "Cz", "Pz"]}
 BIG = st.sampled_from([MAX_CONFIG_INT, -1, 0, [MAX_CONFIG_INT] * 40, [MAX_CONFIG_INT, 1], {"eeg": {}}])

@@ -15,8 +15,8 @@ from hypothesis.extra import numpy as hnp
 
 from offline.datasets import DatasetError
 from offline.datasets.deap import read_deap
-from tests.fuzz.mutations import JSON, check, damaged, edf_fields, fuzz, replaced
-from tests.offline.fixtures import write_deap_original, write_deap_preprocessed
+from tests.support.dataset_files import write_deap_original, write_deap_preprocessed
+from tests.support.mutations import JSON, check, damaged, edf_fields, fuzz, replaced
 
 DTYPES = st.sampled_from(["f8", ">f4", "f2", "i8", "u1", "b1", "c8", "U2", "S3", "M8[s]"]).map(np.dtype)
 NEAR_SHAPES = st.tuples(st.integers(0, 2), st.sampled_from([0, 39, 40]), st.sampled_from([0, 384, 385, 387]))

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from offline.datasets import DatasetError
 from offline.datasets.mahnob import read_mahnob
-from tests.fuzz.mutations import check, damaged, edf_fields, fuzz, replaced
-from tests.offline.fixtures import write_mahnob_sessions
+from tests.support.dataset_files import write_mahnob_sessions
+from tests.support.mutations import check, damaged, edf_fields, fuzz, replaced
 
 FOLDER = Path("Sessions") / "2"
 BDF = FOLDER / "Part_1_S_Trial1_emotion.bdf"

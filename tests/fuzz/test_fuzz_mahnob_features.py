@@ -16,8 +16,8 @@ from hypothesis.extra import numpy as hnp
 
 from offline.datasets import DatasetError
 from offline.datasets.mahnob_features import LABEL_FILE, read_mahnob_features
-from tests.fuzz.mutations import check, damaged, fuzz, replaced
-from tests.offline.fixtures import write_mahnob_features
+from tests.support.dataset_files import write_mahnob_features
+from tests.support.mutations import check, damaged, fuzz, replaced
 
 FEATURES = Path("Features") / "P2-features-resamp4hz-trial-2.mat"
 DTYPES = st.sampled_from(["f8", "f4", "i8", "u1", "b1", "c16"]).map(np.dtype)

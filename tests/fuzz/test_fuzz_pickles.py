@@ -14,7 +14,7 @@ from numpy._core import multiarray, numeric
 
 from offline.datasets import DatasetError
 from offline.datasets.pickles import loads
-from tests.fuzz.mutations import check, damaged, fuzz
+from tests.support.mutations import check, damaged, fuzz
 
 SOURCE = "fuzz/s01.dat"
 VALID = pickle.dumps({"data": np.arange(24.0).reshape(2, 3, 4), "labels": [np.float64(1.5), np.int64(2)],

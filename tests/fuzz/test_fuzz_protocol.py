@@ -13,7 +13,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from calibration.protocol import DEFAULT_CONFIG, KEYS, ProtocolError, load_protocol
-from tests.fuzz.mutations import check, damaged, fuzz
+from tests.support.mutations import check, damaged, fuzz
 
 SCALARS = (st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text(max_size=12)
            | st.sampled_from(["", " ", ".", "..", "/", "x.png", "x.avi", "\x00", "a" * 300]) | st.datetimes())

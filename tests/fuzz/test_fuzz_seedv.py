@@ -17,8 +17,8 @@ from hypothesis.extra import numpy as hnp
 from offline.datasets import DatasetError
 from offline.datasets.pickles import loads
 from offline.datasets.seedv import read_seedv
-from tests.fuzz.mutations import JSON, check, damaged, fuzz, replaced
-from tests.offline.fixtures import write_seedv
+from tests.support.dataset_files import write_seedv
+from tests.support.mutations import JSON, check, damaged, fuzz, replaced
 
 DTYPES = st.sampled_from(["f8", "f4", "i8", "u1", "b1", "c8", "U2", "M8[s]"]).map(np.dtype)
 SHAPES = st.tuples(st.integers(0, 3), st.sampled_from([0, 33, 309, 310])) | hnp.array_shapes(min_dims=0, max_dims=3)

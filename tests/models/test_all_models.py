@@ -15,7 +15,7 @@ from models.losses import ccc_loss
 from models.predictor import NetworkPredictor, load_predictor
 from models.spec import ModelSpec
 from models.transforms import fit_normalisation, n_steps
-from tests.models.conftest import MakeWindow
+from tests.support.windows import MakeWindow
 
 
 def _task(spec: ModelSpec, batch: int = 4) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:

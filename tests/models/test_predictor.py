@@ -17,7 +17,7 @@ from models.contracts import EEG, FACE, ModalityWindow
 from models.live import IncompatibleStreams
 from models.predictor import NetworkPredictor, load_predictor, resolve_device
 from models.transforms import MissingModality, compute_features
-from tests.models.conftest import MakeWindow
+from tests.support.windows import MakeWindow
 
 BOARD = BoardIds.SYNTHETIC_BOARD.value
 

@@ -17,7 +17,7 @@ import offline.runner
 from offline.__main__ import main
 from offline.splits import Fold
 from offline.stacking import stack
-from tests.offline.fixtures import write_mahnob_features
+from tests.support.dataset_files import write_mahnob_features
 
 PARTICIPANTS = tuple(range(1, 9))  # P01..P08: eight subjects, so intervals over subjects mean something
 HOLDOUT_TEST = ["P01", "P02", "P03", "P04"]

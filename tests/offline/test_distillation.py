@@ -15,7 +15,7 @@ from models.transforms import normalise
 from offline.__main__ import main
 from offline.datasets import read
 from offline.windowing import make_windows
-from tests.offline.fixtures import write_mahnob_features
+from tests.support.dataset_files import write_mahnob_features
 
 FACE = 'branches={"face":{"features":"precomputed","feature_dim":38}}'
 EEG = 'branches={"eeg":{"features":"precomputed","feature_dim":128}}'

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from models import registry
 from offline.__main__ import main
 from offline.domain import DOMAIN, dann_alpha, domain_loss
-from tests.offline.fixtures import write_mahnob_features, write_seedv
-from tests.offline.test_seedv_leak_guard import SMALL_CMT, SMALL_TRAINING
+from tests.support.dataset_files import write_mahnob_features, write_seedv
+from tests.support.small_settings import SMALL_CMT, SMALL_CMT_TRAINING
 
 SMALL = {"d_model": 16, "heads": 2, "encoder_layers": 1, "ff_dim": 32, "hidden": 16, "steps": 2}
 
@@ -50,7 +50,7 @@ def test_a_loso_run_with_domain_adaptation_records_it_and_only_training_subjects
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         main(["train", "--dataset", "seedv", "--root", str(root), "--model", "cmt-seedv", "--protocol", "loso",
-              "--out", str(out), "--no-final", "--set", "dann_weight=0.1", *SMALL_CMT, *SMALL_TRAINING])
+              "--out", str(out), "--no-final", "--set", "dann_weight=0.1", *SMALL_CMT, *SMALL_CMT_TRAINING])
     for result in sorted((out / "folds").glob("*/result.json")):
         r = json.loads(result.read_text())
         train_subjects = {key.split("/")[0] for key in r["trials"]["train"]}

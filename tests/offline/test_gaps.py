@@ -18,7 +18,7 @@ from models.transforms import compute_features
 from offline.__main__ import main
 from offline.comparison import compare
 from offline.gaps import _hold, burst_steps
-from tests.offline.fixtures import write_mahnob_features
+from tests.support.dataset_files import write_mahnob_features
 
 LFAN_GAPS = ('branches={"face":{"features":"precomputed","feature_dim":38,"channels":[8],"gaps":true},'
              '"eeg":{"features":"precomputed","feature_dim":128,"channels":[8]}}')

@@ -18,8 +18,8 @@ from offline.__main__ import main
 from offline.datasets import read
 from offline.video_faces import attach_faces
 from offline.windowing import make_windows
-from tests.offline.fixtures import write_deap_preprocessed
-from tests.offline.test_offline_protocols import SMALL_STALIGNNET, SMALL_TRAINING
+from tests.support.dataset_files import write_deap_preprocessed
+from tests.support.small_settings import SMALL_STALIGNNET, SMALL_TRAINING
 
 LSL_ORIGIN = 5000.0  # live timestamps are on the LSL clock, not from zero
 

@@ -18,13 +18,8 @@ from offline.aggregation import chance_interval
 from offline.datasets import read
 from offline.splits import make_folds
 from offline.windowing import make_windows
-from tests.offline.fixtures import write_deap_preprocessed, write_mahnob_features, write_seedv
-
-SMALL_STALIGNNET = ["--model-set", "d_model=16", "--model-set", "heads=2", "--model-set", "bsa_layers=1",
-                    "--model-set", "hidden=16", "--model-set", "face_rate=4"]
-SMALL_TRAINING = ["--set", "epochs=10", "--set", "batch_size=16", "--set", "hop_seconds=0.5", "--set", "lr=3e-3",
-                  "--set", "optimizer=adam", "--set", "schedule=none", "--set", "label_smoothing=0",
-                  "--set", "clip_grad=0", "--set", "weight_decay=0", "--set", "num_threads=1", "--set", "k=3"]
+from tests.support.dataset_files import write_deap_preprocessed, write_mahnob_features, write_seedv
+from tests.support.small_settings import SMALL_STALIGNNET, SMALL_TRAINING
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from offline.datasets import DatasetError, read
 from offline.datasets.deap import EEG_CHANNELS
 from offline.datasets.pickles import load_file, loads
-from tests.offline.fixtures import (
+from tests.support.dataset_files import (
     GENEVA_ORDER,
     write_deap_original,
     write_deap_preprocessed,
@@ -88,7 +88,7 @@ def test_mahnob_session_without_two_status_events_is_an_error_naming_the_file(tm
 
 
 def test_mahnob_session_without_ratings_is_skipped_with_a_warning(tmp_path: Path) -> None:
-    from tests.offline.fixtures import write_session_xml
+    from tests.support.dataset_files import write_session_xml
 
     root = write_mahnob_sessions(tmp_path, subjects=(1,), sections=(2, 4), seconds=2.0, margin=1.0)
     write_session_xml(root / "Sessions" / "4" / "session.xml", 4, 1, None, 4)

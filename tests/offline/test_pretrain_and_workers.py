@@ -11,7 +11,7 @@ import torch
 
 from models import registry
 from offline.__main__ import main
-from tests.offline.fixtures import write_mahnob_features
+from tests.support.dataset_files import write_mahnob_features
 
 BRANCHES = ('branches={"face":{"features":"precomputed","feature_dim":38,"channels":[8]},'
             '"eeg":{"features":"precomputed","feature_dim":128,"channels":[8]}}')

@@ -14,12 +14,9 @@ from scipy.stats import binom
 
 from offline.__main__ import main
 from offline.aggregation import chance_interval
-from tests.offline.fixtures import write_seedv
+from tests.support.dataset_files import write_seedv
+from tests.support.small_settings import SMALL_CMT, SMALL_CMT_TRAINING
 
-SMALL_CMT = ["--model-set", "d_model=16", "--model-set", "heads=2", "--model-set", "encoder_layers=1",
-             "--model-set", "ff_dim=32", "--model-set", "hidden=16", "--model-set", "steps=4"]
-SMALL_TRAINING = ["--set", "epochs=5", "--set", "batch_size=16", "--set", "hop_seconds=4", "--set", "lr=3e-3",
-                  "--set", "num_threads=1"]
 PROTOCOLS = ["seedv-blocks", "loso"]
 
 
@@ -37,7 +34,7 @@ def _train(root: Path, out: Path, protocol: str) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         main(["train", "--dataset", "seedv", "--root", str(root), "--model", "cmt-seedv", "--protocol", protocol,
-              "--out", str(out), "--no-final", *SMALL_CMT, *SMALL_TRAINING])
+              "--out", str(out), "--no-final", *SMALL_CMT, *SMALL_CMT_TRAINING])
     return json.loads((out / "metrics.json").read_text())["targets"]["emotion"]["summary"]
 
 

@@ -14,7 +14,7 @@ from offline.__main__ import main
 from offline.comparison import compare
 from offline.report import load_run, subject_rows, write_report
 from offline.selection import select
-from tests.offline.fixtures import write_mahnob_features
+from tests.support.dataset_files import write_mahnob_features
 
 BRANCHES = 'branches={"eeg":{"features":"precomputed","feature_dim":128}}'
 

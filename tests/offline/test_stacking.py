@@ -21,7 +21,7 @@ from models.predictor import NetworkPredictor
 from offline.__main__ import main
 from offline.stacking import simplex, stack
 from offline.trials import Signal
-from tests.offline.fixtures import write_mahnob_features
+from tests.support.dataset_files import write_mahnob_features
 
 COMMON = ["--dataset", "mahnob-features", "--protocol", "loso", "--set", "epochs=2", "--set", "hop_seconds=8",
           "--set", "num_threads=1", "--set", "device=cpu", "--model-set", "channels=[8]"]

@@ -12,7 +12,7 @@ import pytest
 from offline.__main__ import main
 from offline.datasets import read
 from offline.runner import standardise_per_subject
-from tests.offline.fixtures import write_mahnob_features
+from tests.support.dataset_files import write_mahnob_features
 
 
 def test_every_subject_is_standardised_by_its_own_statistics(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from realtime.session_file import read_session
 from realtime.sources import SourceError
 from realtime.sources.eye import DEMO_RATE, EYE_LAYOUTS, eye_layout, make_eye_source
 from realtime.status import format_status
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 PUPIL_CORE = ("confidence", "norm_pos_x", "norm_pos_y", "gaze_point_3d_x", "gaze_point_3d_y", "gaze_point_3d_z",
               "eye_center0_3d_x", "eye_center0_3d_y", "eye_center0_3d_z", "eye_center1_3d_x", "eye_center1_3d_y",
@@ -123,7 +123,7 @@ def test_the_cross_modal_transformer_runs_live_on_replayed_eeg_and_the_eye_track
 
 
 def test_the_dashboard_draws_gaze_pupil_and_blinks_of_the_eye_tracker(qtbot, lsl_name):
-    from realtime.dashboard.window import DashboardWindow
+    from dashboard.window import DashboardWindow
 
     pipeline = Pipeline(PipelineConfig(eeg="brainflow:synthetic", eye="demo", camera="none", model="",
                                        app_name=lsl_name))

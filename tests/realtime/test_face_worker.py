@@ -22,7 +22,7 @@ from realtime.camera import Camera, LatestFrame, parse_camera_spec
 from realtime.demo_video import demo_video_path, segment_of_frame
 from realtime.face_worker import THUMBNAIL_WIDTH, FaceWorker
 from realtime.ring_buffer import RingBuffer
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from offline.export import deploy
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
 from realtime.status import status_reasons
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 CHANNELS = [f"EEG{i}" for i in range(1, 9)]  # channels 4..11 of the counter stream
 

@@ -15,7 +15,7 @@ import pytest
 
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 RESTART_COUNT = 1_000_000
 

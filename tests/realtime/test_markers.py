@@ -13,12 +13,12 @@ import pytest
 
 from calibration.ratings import to_unit
 from calibration.session_trials import blocks_from_markers, session_blocks
-from realtime.dashboard.window import DashboardWindow
+from dashboard.window import DashboardWindow
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
 from realtime.sources import SourceError
 from realtime.status import format_status, status_reasons
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 
 def stimulus_outlet(name: str, source_id: str) -> pylsl.StreamOutlet:

@@ -23,7 +23,7 @@ from realtime.ring_buffer import RingBuffer
 from realtime.session_file import read_session
 from realtime.sources.replay import ReplaySource
 from realtime.xdf_writer import XdfWriter
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 EEG_CHANNELS = ("Fz", "Cz", "Pz")
 EXPRESSION_CHANNELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")

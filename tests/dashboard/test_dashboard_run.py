@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PyQt6 import QtCore, QtWidgets
 
-from realtime.dashboard import display_available, run_dashboard
-from realtime.dashboard.window import DashboardWindow
+from dashboard import display_available, run_dashboard
+from dashboard.window import DashboardWindow
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PyQt6 import QtCore, QtWidgets
 
-from realtime.dashboard import theme
+from dashboard import theme
 
 
 class ControlsBar(QtWidgets.QWidget):

@@ -27,19 +27,19 @@ from typing import TYPE_CHECKING
 import pylsl
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from dashboard import theme
+from dashboard.background import Background
+from dashboard.bridge import PredictionBridge
+from dashboard.camera_panel import CameraPanel
+from dashboard.controls import ControlsBar
+from dashboard.eeg_panel import EEGPanel
+from dashboard.explain_panel import ExplainPanel
+from dashboard.eye_panel import EyePanel
+from dashboard.health_panel import HealthPanel
+from dashboard.traces import TracesPanel
+from dashboard.va_plane import VAPlane
 from models.contracts import EEG, EYE
 from models.eeg_features import THESIS_BANDS
-from realtime.dashboard import theme
-from realtime.dashboard.background import Background
-from realtime.dashboard.bridge import PredictionBridge
-from realtime.dashboard.camera_panel import CameraPanel
-from realtime.dashboard.controls import ControlsBar
-from realtime.dashboard.eeg_panel import EEGPanel
-from realtime.dashboard.explain_panel import ExplainPanel
-from realtime.dashboard.eye_panel import EyePanel
-from realtime.dashboard.health_panel import HealthPanel
-from realtime.dashboard.traces import TracesPanel
-from realtime.dashboard.va_plane import VAPlane
 from realtime.hot_swap import non_finite_outputs
 
 if TYPE_CHECKING:

@@ -11,19 +11,19 @@ import pytest
 import torch
 from skimage import data as skdata
 
+from dashboard import theme
+from dashboard.camera_panel import CameraPanel
+from dashboard.health_panel import HealthPanel
 from models.face_backbones import FER_CLASSES, FER_EMBEDDING_DIM
 from models.face_features import FaceAnalyzer
 from models.live import CALIBRATED, PRIOR, TRAINED, predictor_state
 from models.predictor import load_predictor
 from realtime.camera import Camera, parse_camera_spec
-from realtime.dashboard import theme
-from realtime.dashboard.camera_panel import CameraPanel
-from realtime.dashboard.health_panel import HealthPanel
 from realtime.face_worker import FaceWorker
 from realtime.recorder import RecorderStatus
 from realtime.ring_buffer import RingBuffer
 from realtime.status import PipelineStatus, StreamStatus, format_status, status_reasons
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore
 
-from realtime.dashboard import theme
-from realtime.dashboard.series import recent, series
+from dashboard import theme
+from dashboard.series import recent, series
 from realtime.prediction import Prediction
 
 # Half-width of the band at zero confidence: the band spans value +/- (1 - confidence) * BAND_SCALE.

@@ -7,7 +7,7 @@ import math
 
 from PyQt6 import QtCore, QtWidgets
 
-from realtime.dashboard import theme
+from dashboard import theme
 from realtime.status import PipelineStatus, StreamStatus
 
 COLUMNS = ("stream", "rate (Hz)", "samples", "gaps", "NaN")

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
-from realtime.dashboard import theme
+from dashboard import theme
 
 # Labels for the usual band layouts, by number of bands (the thesis' 6 bands; the classic 5).
 DEFAULT_BANDS = {

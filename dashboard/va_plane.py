@@ -8,8 +8,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore
 
-from realtime.dashboard import theme
-from realtime.dashboard.series import recent, series
+from dashboard import theme
+from dashboard.series import recent, series
 from realtime.prediction import Prediction
 
 # Russell's circumplex: words for the four quadrants, placed in the corners.

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PyQt6 import QtCore, QtGui
 
-from realtime.dashboard.series import task_confidence
-from realtime.dashboard.window import DashboardWindow
+from dashboard.series import task_confidence
+from dashboard.window import DashboardWindow
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
 

@@ -6,8 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore
 
+from dashboard import theme
 from models.eye_features import EYE_CHANNELS
-from realtime.dashboard import theme
 
 EYE_SECONDS = 10.0
 MAX_POINTS = 600  # per curve; longer windows are decimated

@@ -8,8 +8,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
-from realtime.dashboard import theme
-from realtime.dashboard.series import recent
+from dashboard import theme
+from dashboard.series import recent
 from realtime.prediction import Prediction
 
 

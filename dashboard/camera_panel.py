@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from realtime.dashboard import theme
+from dashboard import theme
 
 #: A face-worker snapshot older than this (s) means the camera has stopped delivering.
 CAMERA_STALE_SECONDS = 2.0

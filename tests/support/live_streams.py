@@ -1,4 +1,4 @@
-"""Fixtures of the live-pipeline tests: unique LSL names, a counter-stream sender in a child process, a BDF file."""
+"""Fixtures of the live tests: unique LSL names, a counter-stream sender in a child process, a BDF file."""
 
 from __future__ import annotations
 

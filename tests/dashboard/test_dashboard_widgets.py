@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
+from dashboard import theme
+from dashboard.bridge import PredictionBridge
+from dashboard.camera_panel import CameraPanel
+from dashboard.eeg_panel import MAX_POINTS, MIN_POINTS, EEGPanel, channel_quality, envelope
+from dashboard.explain_panel import ExplainPanel
+from dashboard.series import task_confidence
+from dashboard.traces import TracesPanel
+from dashboard.va_plane import VAPlane
 from models.live import PRIOR, UNTRAINED
 from models.predictor import load_predictor
-from realtime.dashboard import theme
-from realtime.dashboard.bridge import PredictionBridge
-from realtime.dashboard.camera_panel import CameraPanel
-from realtime.dashboard.eeg_panel import MAX_POINTS, MIN_POINTS, EEGPanel, channel_quality, envelope
-from realtime.dashboard.explain_panel import ExplainPanel
-from realtime.dashboard.series import task_confidence
-from realtime.dashboard.traces import TracesPanel
-from realtime.dashboard.va_plane import VAPlane
 from realtime.prediction import Prediction
 
 theme.setup_pyqtgraph()

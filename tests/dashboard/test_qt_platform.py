@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PyQt6 import QtGui
 
-from realtime.dashboard import theme
-from realtime.dashboard.qt_platform import PROBE, XCB_LIBRARY_PACKAGES, qt_platform_problem, unloadable_libraries
+from dashboard import theme
+from dashboard.qt_platform import PROBE, XCB_LIBRARY_PACKAGES, qt_platform_problem, unloadable_libraries
 
 ROOT = Path(__file__).resolve().parents[2]
 # grabs the X screen every 0.25 s until the dashboard's background covers a fifth of it; saves that grab

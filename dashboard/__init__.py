@@ -28,7 +28,7 @@ def run_dashboard(pipeline: Pipeline, duration: float | None = None, screenshot:
                            "or set QT_QPA_PLATFORM=offscreen")
     from PyQt6 import QtCore, QtWidgets
 
-    from realtime.dashboard.window import DashboardWindow
+    from dashboard.window import DashboardWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     window = DashboardWindow(pipeline)
