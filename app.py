@@ -14,6 +14,12 @@ import signal
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
+
+from realtime.cli_options import add_frame_options, configure_lsl, parse_board_args, positive
+
+if TYPE_CHECKING:  # the pipeline is imported once LSL is configured (configure_lsl)
+    from realtime.pipeline import Pipeline
 
 EXAMPLES = """examples:
   python app.py --eeg brainflow:synthetic --cam demo                 built-in sources, dashboard
@@ -35,41 +41,6 @@ EEG sources (--eeg):
                             and --board-args key=value,... (ip_address, ip_port, mac_address, serial_number, ...)
   replay:FILE               an EDF, BDF, FIF, session (.h5) or XDF file played in real time (looped) through LSL
 """
-
-
-def parse_board_args(text: str) -> dict[str, str]:
-    """'key=value,key=value' -> dict, with a clear error for a malformed item."""
-    out = {}
-    for item in filter(None, (x.strip() for x in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise argparse.ArgumentTypeError(f"--board-args items are key=value, got {item!r}")
-        out[key.strip()] = value.strip()
-    return out
-
-
-def positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
-
-
-def add_frame_options(group: argparse._ArgumentGroup | argparse.ArgumentParser) -> None:
-    """--record-frames, --frame-scale, --frame-fps (app.py and calibration run)."""
-    group.add_argument("--record-frames", action="store_true",
-                       help="also record the camera's frames (downscaled, rate-capped) into the session file")
-    group.add_argument("--frame-scale", type=fraction, default=0.25, metavar="S",
-                       help="with --record-frames: downscale factor, 0 < S <= 1 (default: %(default)s)")
-    group.add_argument("--frame-fps", type=positive, default=5.0, metavar="FPS",
-                       help="with --record-frames: most frames recorded per second (default: %(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,19 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def configure_lsl(args: argparse.Namespace) -> None:
-    """Choose the LSL config before pylsl is imported (liblsl reads it once, when it loads)."""
-    if args.lsl_loopback:
-        from realtime.lsl_env import use_loopback_config
-
-        use_loopback_config()
-    elif args.lsl_config:
-        if not os.path.isfile(args.lsl_config):
-            raise SystemExit(f"error: LSL config {args.lsl_config} does not exist")
-        os.environ["LSLAPICFG"] = os.path.abspath(args.lsl_config)
-
-
-def run_headless(pipeline: object, duration: float | None, stop: threading.Event) -> None:
+def run_headless(pipeline: Pipeline, duration: float | None, stop: threading.Event) -> None:
     """A short status line every second; a reason (a problem, a swap, a stopped recording) once, when it changes."""
     from realtime.status import format_status, status_reasons
 
@@ -199,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: the dashboard cannot start: {problem}", file=sys.stderr)
         return 2
-    from models.live import IncompatibleStreams
+    from models.contracts import IncompatibleStreams
     from realtime.pipeline import Pipeline, PipelineConfig
     from realtime.sources import SourceError
 

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from app import add_frame_options
 from calibration.profiles import DEFAULT_PROFILES
+from realtime.cli_options import add_frame_options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,9 +76,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from app import configure_lsl, parse_board_args
     from calibration.protocol import load_protocol
     from calibration.pseudonym import recorded_id
+    from realtime.cli_options import configure_lsl, parse_board_args
 
     subject = recorded_id(args.subject, args.publish_subject)  # a malformed id fails here
     protocol = load_protocol(args.config)  # a bad protocol fails before any device is opened
@@ -123,8 +123,8 @@ def _adapt(args: argparse.Namespace) -> int:
     from calibration.adapt import AdaptSettings, adapt, load_base
     from calibration.profiles import profile_dir
     from calibration.pseudonym import match_recorded
-    from calibration.session_trials import session_files
     from offline.config import parse_model_overrides
+    from offline.datasets.sessions import session_files
     from realtime.session_file import read_session
 
     sessions = [f for s in args.sessions for f in session_files(s)]
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     from calibration.protocol import ProtocolError
     from calibration.ratings import RatingError
     from calibration.session import SessionError
-    from models.bundle import BundleError
+    from models.manifest import BundleError
     from realtime.sources import SourceError
 
     try:

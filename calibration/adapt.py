@@ -32,16 +32,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from calibration.session_trials import SessionBlock, session_blocks
 from models import registry
 from models.base import EmotionModel
 from models.bundle import load_bundle, resolve_manifest, save_bundle
 from models.channels import channel_map
-from models.contracts import EEG
-from models.live import IncompatibleStreams
-from models.spec import ModelSpec
+from models.contracts import EEG, IncompatibleStreams, ModelSpec
 from models.transforms import MissingModality, fit_normalisation, get_transform
 from offline.config import TrainConfig
+from offline.datasets.sessions import SessionBlock, session_blocks
 from offline.trials import Signal
 from offline.windowing import WindowSet, cut_trial, is_classification, make_windows
 
@@ -191,7 +189,7 @@ def finetune(model: EmotionModel, ws: WindowSet, settings: AdaptSettings) -> lis
             y = {t: torch.from_numpy(v[idx]).to(device) for t, v in ws.targets.items()}
             loss = compute_loss(model(x), y, targets, cfg, {})
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            torch.autograd.backward(loss)  # what loss.backward() does; that method has no type annotations
             optimizer.step()
             losses.append(float(loss.detach()))
         history.append(float(np.mean(losses)))
@@ -211,7 +209,8 @@ def find_teacher(settings: AdaptSettings, profile: Path) -> Path | None:
     return resolve_manifest(folder) if folder.is_dir() else None
 
 
-def teach(blocks: list[SessionBlock], manifest: Path, targets: dict[str, str], hop: float) -> tuple[list, str]:
+def teach(blocks: list[SessionBlock], manifest: Path, targets: dict[str, str], hop: float
+          ) -> tuple[list[SessionBlock], str]:
     """The blocks with their traces replaced by a trained teacher's per-step outputs; and the teacher's model id.
 
     Blocks the teacher cannot window (too short or too little face) are left out."""

@@ -23,7 +23,6 @@ import copy
 import csv
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +31,16 @@ import torch
 
 from calibration.adapt import AdaptSettings, finetune
 from models import registry
-from models.transforms import fit_normalisation
+from models.base import EmotionModel
+from models.files import atomic_write_json
+from models.predictor import resolve_device
 from offline import datasets
 from offline.config import paper_defaults, parse_overrides
 from offline.evaluation import REG_METRICS, evaluate, validation_score
 from offline.runner import RunSpec, adapt_model_overrides
 from offline.splits import make_folds
-from offline.training import fit, predict, resolve_device
+from offline.training import fit, predict
+from offline.trials import Trial
 from offline.windowing import WindowSet, make_windows
 
 CONDITIONS = ("base", "subject-norm", "finetune-head", "finetune-last2")
@@ -46,13 +48,8 @@ METRICS = REG_METRICS
 ADAPT_HOP_SECONDS = 2.0  # adaptation windows overlap more: the subject's few trials give more windows
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
-
-
-def _score(trials, ws: WindowSet, model, device, subject: str) -> dict[str, float]:
+def _score(trials: list[Trial], ws: WindowSet, model: EmotionModel, device: torch.device, subject: str
+           ) -> dict[str, float]:
     preds = predict(model, ws, device, amp=False)
     scores = evaluate(trials, ws, preds, model.spec().targets)["targets"]["valence"]["subjects"][subject]
     return {k: float(scores[k]) for k in (*METRICS, "n")}
@@ -70,7 +67,7 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
     cfg = paper_defaults(args.model, "loso").with_overrides(parse_overrides(args.train_set))
     if not 0 < args.adapt_fraction < 1:
         raise ValueError(f"--adapt-fraction must be between 0 and 1, got {args.adapt_fraction}")
-    device = resolve_device(cfg.device)
+    device = torch.device(resolve_device(cfg.device))
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     settings = {"model": args.model, "model_overrides": overrides, "train": cfg.to_json(),
@@ -79,7 +76,7 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
     previous = out / "settings.json"
     if previous.is_file() and json.loads(previous.read_text()) != json.loads(json.dumps(settings)):
         raise ValueError(f"{previous}: this folder holds a run with other settings; choose another --out")
-    _write_json(previous, settings)
+    atomic_write_json(previous, settings)
     folds = make_folds("loso", trials, [0] * len(trials), val_fraction=cfg.val_fraction, seed=cfg.seed)
     if args.subjects:
         folds = [f for f in folds if f.name in args.subjects]
@@ -97,14 +94,14 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
         np.random.seed((cfg.seed + index) % 2**32)
         train = windows.subset(np.isin(windows.trial, fold.train))
         val = windows.subset(np.isin(windows.trial, fold.val))
-        stats = {m: fit_normalisation(v) for m, v in train.inputs.items()}  # training windows only
+        stats = train.normalisation_stats()  # training windows only
         model = registry.build(args.model, **overrides)
         val_n = val.normalised(stats)
         result = fit(model, train.normalised(stats), val_n, validation_score(trials, spec.targets)(val_n), cfg,
                      device, desc=fold.name)
         test = windows.subset(np.isin(windows.trial, eval_idx))
         adapt_ws = make_windows(trials, adapt_idx, spec, ADAPT_HOP_SECONDS)
-        subject_stats = {m: fit_normalisation(v) for m, v in adapt_ws.inputs.items()}  # adaptation trials only
+        subject_stats = adapt_ws.normalisation_stats()  # adaptation trials only
         scores = {"base": _score(trials, test.normalised(stats), model, device, fold.name),
                   "subject-norm": _score(trials, test.normalised(subject_stats), model, device, fold.name)}
         for name, layers in (("finetune-head", "head"), ("finetune-last2", "last:2")):
@@ -116,7 +113,7 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
         record = {"subject": fold.name, "adapt_trials": [trials[i].trial for i in adapt_idx],
                   "eval_trials": [trials[i].trial for i in eval_idx], "adapt_windows": len(adapt_ws),
                   "base_best_epoch": result.best_epoch, "base_val_ccc": result.best_score, "scores": scores}
-        _write_json(path, record)
+        atomic_write_json(path, record)
         print(f"{fold.name} ccc_subject: " + "  ".join(f"{c} {scores[c]['ccc_subject']:+.3f}" for c in CONDITIONS),
               flush=True)
     return write_results(out)
@@ -132,7 +129,7 @@ def write_results(out: Path) -> dict[str, Any]:
         writer = csv.DictWriter(f, fieldnames=["subject", "condition", *METRICS, "n"])
         writer.writeheader()
         writer.writerows(rows)
-    summary = {}
+    summary: dict[str, dict[str, Any]] = {}
     for c in CONDITIONS:
         values = {m: np.array([r["scores"][c][m] for r in records], dtype=float) for m in METRICS}
         summary[c] = {m: {"mean": float(np.nanmean(v)), "std": float(np.nanstd(v))} for m, v in values.items()}
@@ -151,6 +148,6 @@ def write_results(out: Path) -> dict[str, Any]:
                      + " | ".join(f"{r['scores'][c]['ccc_subject']:+.3f}" for c in CONDITIONS) + " |")
     (out / "table.md").write_text("\n".join(lines) + "\n")
     results = {"subjects": len(records), "summary": summary}
-    _write_json(out / "results.json", results)
+    atomic_write_json(out / "results.json", results)
     print("\n".join(lines))
     return results

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.bundle import BundleError, resolve_manifest
+from models.bundle import resolve_manifest
 from models.identifiers import UnsafeNameError, check_name
+from models.manifest import BundleError
 
 DEFAULT_PROFILES = "profiles"
 

@@ -18,7 +18,9 @@ from calibration.protocol import Block
 def _pixmap(bgr: np.ndarray) -> QPixmap:
     rgb = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     h, w, _ = rgb.shape
-    return QPixmap.fromImage(QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy())
+    # PyQt6 reads any buffer here; its stubs name only bytes (a copy). The copy() detaches from rgb's memory.
+    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)  # type: ignore[call-overload]
+    return QPixmap.fromImage(image.copy())
 
 
 class QtPresenter(QWidget):
@@ -29,7 +31,8 @@ class QtPresenter(QWidget):
         super().__init__()
         self.setWindowTitle("Calibration")
         self.setStyleSheet("background: #202124; color: #e8eaed;")
-        self.label = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.label = QLabel()
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.label.setWordWrap(True)
         self.label.setFont(QFont("Sans", 22))
         layout = QVBoxLayout(self)
@@ -53,7 +56,10 @@ class QtPresenter(QWidget):
         elif block.media == "prompt":
             self.label.setText(block.stimulus)
         elif block.media == "image":
-            self._set_image(cv2.imread(block.stimulus))
+            image = cv2.imread(block.stimulus)
+            if image is None:  # the protocol checked it when loaded: it has gone or changed since
+                raise FileNotFoundError(f"stimulus image {block.stimulus} cannot be read")
+            self._set_image(image)
         elif block.media == "video":
             self._video = cv2.VideoCapture(block.stimulus)
             fps = self._video.get(cv2.CAP_PROP_FPS) or 25.0

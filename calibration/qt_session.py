@@ -9,7 +9,9 @@ sequence the headless driver runs. ``QtSession`` serves the dashboard's Calibrat
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QEventLoop, QObject, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QWidget
@@ -18,6 +20,9 @@ from calibration.protocol import Protocol
 from calibration.rating_dialog import SamDialog
 from calibration.ratings import Rating
 from calibration.session import Presenter, Rate, SessionError, Step, session_path, session_steps
+
+if TYPE_CHECKING:  # importing the pipeline loads pylsl, which must wait until the LSL config is chosen
+    from realtime.pipeline import Pipeline
 
 
 class QtSession(QObject):
@@ -33,8 +38,9 @@ class QtSession(QObject):
     finished = pyqtSignal(object)
     failed = pyqtSignal(str)
 
-    def __init__(self, pipeline: object, protocol: Protocol, subject: str, out_dir: str | Path, presenter: Presenter,
-                 frames: tuple[float, float] | None = None, log=print, parent: QObject | None = None) -> None:
+    def __init__(self, pipeline: Pipeline, protocol: Protocol, subject: str, out_dir: str | Path,
+                 presenter: Presenter, frames: tuple[float, float] | None = None,
+                 log: Callable[[str], None] = print, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.path = session_path(out_dir, subject)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,8 +102,8 @@ class QtSession(QObject):
         self.failed.emit(message)
 
 
-def run_qt_session(pipeline: object, protocol: Protocol, subject: str, out_dir: str | Path, presenter: Presenter,
-                   frames: tuple[float, float] | None = None, log=print) -> Path:
+def run_qt_session(pipeline: Pipeline, protocol: Protocol, subject: str, out_dir: str | Path, presenter: Presenter,
+                   frames: tuple[float, float] | None = None, log: Callable[[str], None] = print) -> Path:
     """Start ``pipeline``, run the session in a local Qt event loop, stop; returns the file.
 
     Ctrl-C ends the session early. SessionError when the session failed or was interrupted (the file

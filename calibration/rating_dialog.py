@@ -51,17 +51,23 @@ class SamDialog(QDialog):
             self.groups[scale] = group
         layout.addLayout(grid)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        assert ok is not None, "the box was made with an Ok button"
+        self._ok = ok
         self.buttons.accepted.connect(self.accept)
         layout.addWidget(self.buttons)
         self._update()
 
     def _update(self, *_: object) -> None:
         chosen = all(g.checkedId() >= SAM_MIN for g in self.groups.values())
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(chosen)
+        self._ok.setEnabled(chosen)
 
     def choose(self, scale: str, value: int) -> None:
         """Select ``value`` on ``scale`` as a click would."""
-        self.groups[scale].button(value).click()
+        button = self.groups[scale].button(value)
+        if button is None:
+            raise ValueError(f"{scale} has no value {value} (the scale runs {SAM_MIN} to {SAM_MAX})")
+        button.click()
 
     def values(self) -> tuple[int, int] | None:
         v, a = (self.groups[s].checkedId() for s in SCALES)

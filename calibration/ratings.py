@@ -44,11 +44,6 @@ def parse_rating(text: str) -> tuple[int, int]:
     return valence, arousal
 
 
-def to_unit(rating: float) -> float:
-    """A 1..9 SAM rating on the -1..1 scale of the models' continuous outputs (5 -> 0)."""
-    return (float(rating) - 5.0) / 4.0
-
-
 class TextRater:
     """Asks on ``prompt_to`` and reads answers from ``answers``; re-asks after a bad answer when interactive."""
 

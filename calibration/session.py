@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Generator
+import typing
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol as Interface
+from typing import TYPE_CHECKING
 
 from calibration.protocol import Block, Protocol
 from calibration.ratings import Rating
 from models.contracts import EEG
+
+if TYPE_CHECKING:  # importing the pipeline loads pylsl, which must wait until the LSL config is chosen
+    from realtime.pipeline import Pipeline
 
 CALIBRATION_VERSION = 1
 TABLES = {
@@ -39,13 +43,13 @@ class SessionError(RuntimeError):
     """The session cannot go on (no EEG arriving, ...); what was recorded is kept."""
 
 
-class Presenter(Interface):
+class Presenter(typing.Protocol):
     def present(self, block: Block, index: int, total: int) -> None: ...
     def clear(self) -> None: ...
     def show_rest(self, seconds: float) -> None: ...
 
 
-class Rater(Interface):
+class Rater(typing.Protocol):
     def rate(self, block: Block) -> Rating: ...
 
 
@@ -74,15 +78,23 @@ def session_path(out_dir: str | Path, subject: str) -> Path:
     return Path(out_dir) / f"{subject}-{stamp}.h5"
 
 
-def _check_streams(pipeline: object) -> None:
+def _check_streams(pipeline: Pipeline) -> None:
     status = pipeline.status()
     eeg = status.streams.get(EEG)
     if eeg is not None and eeg.samples_in == 0:
         raise SessionError(f"no EEG sample has arrived from {eeg.description} ({eeg.problem or 'no error reported'})")
 
 
-def session_steps(pipeline: object, protocol: Protocol, subject: str, path: Path, presenter: Presenter,
-                  log=print, frames: tuple[float, float] | None = None) -> Generator[Step, Rating | None, Path]:
+def _add_row(pipeline: Pipeline, table: str, row: dict[str, float | str]) -> None:
+    """Add ``row`` to the session file's event ``table``."""
+    if pipeline.recorder is None:
+        raise SessionError(f"the recording stopped before the session ended; its {table} row is lost")
+    pipeline.recorder.add_row(table, row)
+
+
+def session_steps(pipeline: Pipeline, protocol: Protocol, subject: str, path: Path, presenter: Presenter,
+                  log: Callable[[str], None] = print, frames: tuple[float, float] | None = None
+                  ) -> Generator[Step, Rating | None, Path]:
     """Record the protocol on a started ``pipeline`` to ``path``; yields each ``Wait`` and ``Rate`` to its driver.
 
     The driver waits (sleeping, or a Qt timer) or sends the subject's ``Rating`` back, so one sequence of
@@ -107,14 +119,15 @@ def session_steps(pipeline: object, protocol: Protocol, subject: str, path: Path
             yield Wait(block.seconds, f"{block.name} ({index}/{total})")
             offset = pipeline.insert_marker(f"offset {block.name}")
             presenter.clear()
-            pipeline.recorder.add_row("blocks", {"name": block.name, "kind": block.kind, "media": block.media,
-                                                 "stimulus": block.stimulus, "onset": onset, "offset": offset})
+            _add_row(pipeline, "blocks", {"name": block.name, "kind": block.kind, "media": block.media,
+                                          "stimulus": block.stimulus, "onset": onset, "offset": offset})
             if block.rated:
                 rating = yield Rate(block, index, total)
+                assert rating is not None, "the driver sends a Rating back for each Rate"
                 t = pipeline.insert_marker(f"rating {block.name} valence={rating.valence} arousal={rating.arousal}")
-                pipeline.recorder.add_row("ratings", {"block": block.name, "valence": rating.valence,
-                                                      "arousal": rating.arousal, "time": t,
-                                                      "response_seconds": rating.response_seconds})
+                _add_row(pipeline, "ratings", {"block": block.name, "valence": rating.valence,
+                                               "arousal": rating.arousal, "time": t,
+                                               "response_seconds": rating.response_seconds})
                 log(f"  {block.name}: valence {rating.valence}, arousal {rating.arousal}")
                 if index < total and protocol.rest_seconds > 0:
                     presenter.show_rest(protocol.rest_seconds)
@@ -128,22 +141,28 @@ def session_steps(pipeline: object, protocol: Protocol, subject: str, path: Path
     return path
 
 
-def run_session(pipeline: object, protocol: Protocol, subject: str, out_dir: str | Path, presenter: Presenter,
-                rater: Rater, wait=time.sleep, log=print, frames: tuple[float, float] | None = None) -> Path:
+def run_session(pipeline: Pipeline, protocol: Protocol, subject: str, out_dir: str | Path, presenter: Presenter,
+                rater: Rater, wait: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print,
+                frames: tuple[float, float] | None = None) -> Path:
     """Start ``pipeline``, record the protocol to ``<out_dir>/<subject>-<date>.h5``, stop; returns the file.
 
     The plain driver of ``session_steps``: ``wait(seconds)`` for each wait, ``rater`` for each rating.
     The pipeline is stopped (and the file closed) whatever happens."""
     pipeline.start()
-    steps = session_steps(pipeline, protocol, subject, session_path(out_dir, subject), presenter, log, frames)
+    path = session_path(out_dir, subject)
+    steps = session_steps(pipeline, protocol, subject, path, presenter, log, frames)
     try:
         reply: Rating | None = None
         while True:
             try:
                 step = steps.send(reply)
-            except StopIteration as done:
-                return done.value
-            reply = rater.rate(step.block) if isinstance(step, Rate) else wait(step.seconds)
+            except StopIteration:
+                return path
+            if isinstance(step, Rate):
+                reply = rater.rate(step.block)
+            else:
+                wait(step.seconds)
+                reply = None
     finally:
         steps.close()
         pipeline.stop()

@@ -41,14 +41,17 @@ class CalibrationStartDialog(QDialog):
         self.frames = QCheckBox(f"record camera frames (x{FRAMES[0]:g} size, {FRAMES[1]:g} per second)")
         form.addRow("", self.frames)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start")
+        start = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        assert start is not None, "the box was made with an Ok button"
+        start.setText("Start")
+        self._start = start
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         form.addRow(self.buttons)
         self._update()
 
     def _update(self, *_: object) -> None:
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.subject.text().strip()))
+        self._start.setEnabled(bool(self.subject.text().strip()))
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Calibration protocol", self.protocol.text(),

@@ -31,6 +31,7 @@ def run_dashboard(pipeline: Pipeline, duration: float | None = None, screenshot:
     from dashboard.window import DashboardWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    assert isinstance(app, QtWidgets.QApplication)  # widgets need one, not a bare QCoreApplication
     window = DashboardWindow(pipeline)
     # a local loop ended by this window, not app.quit(): quitting would leave a shared QApplication (tests,
     # an embedding program) unable to run its timers afterwards

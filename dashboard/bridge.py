@@ -22,7 +22,7 @@ class PredictionBridge(QtCore.QObject):
 
     arrived = QtCore.pyqtSignal(object)
 
-    def __init__(self, history_len: int = 4096, max_in_flight: int = 256, parent: QtCore.QObject | None = None):
+    def __init__(self, history_len: int = 4096, max_in_flight: int = 256, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.history: deque[Prediction] = deque(maxlen=history_len)
         self.received = 0  # predictions that reached the GUI thread
@@ -30,7 +30,8 @@ class PredictionBridge(QtCore.QObject):
         self._max_in_flight = max_in_flight
         self._in_flight = 0
         self._lock = threading.Lock()
-        self.arrived.connect(self._store, QtCore.Qt.ConnectionType.QueuedConnection)
+        # PyQt6's stubs leave out connect's connection type
+        self.arrived.connect(self._store, QtCore.Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
 
     def on_prediction(self, prediction: Prediction) -> None:
         """Called from the inference thread: queue the prediction for the GUI thread and return at once."""

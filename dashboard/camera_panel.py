@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from dashboard import theme
+
+if TYPE_CHECKING:
+    from realtime.camera import Camera
+    from realtime.face_worker import FaceWorker
 
 #: A face-worker snapshot older than this (s) means the camera has stopped delivering.
 CAMERA_STALE_SECONDS = 2.0
@@ -15,13 +21,15 @@ def bgr_to_qimage(frame: np.ndarray) -> QtGui.QImage:
     """Copy an (h, w, 3) uint8 BGR frame into an RGB QImage."""
     rgb = np.ascontiguousarray(frame[:, :, ::-1])
     h, w, _ = rgb.shape
-    return QtGui.QImage(rgb.data, w, h, 3 * w, QtGui.QImage.Format.Format_RGB888).copy()
+    rgb888 = QtGui.QImage.Format.Format_RGB888
+    view: QtGui.QImage = QtGui.QImage(rgb.data, w, h, 3 * w, rgb888)  # type: ignore[call-overload]  # any buffer
+    return view.copy()
 
 
 class CameraPanel(QtWidgets.QLabel):
     """Draws the newest frame scaled to fit; the state line says 'no face' or 'camera gone' when so."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.setMinimumSize(200, 150)
@@ -32,7 +40,8 @@ class CameraPanel(QtWidgets.QLabel):
         self._note = ""
         self.show_state("waiting for the camera")
 
-    def update_from(self, camera: object | None, face_worker: object | None, camera_problem: str, now: float) -> None:
+    def update_from(self, camera: Camera | None, face_worker: FaceWorker | None, camera_problem: str,
+                    now: float) -> None:
         """Show the face worker's newest snapshot, or why there is none (no camera, camera gone, stalled).
 
         The camera's own newest frame tells whether it still delivers; the snapshot shown is the newest
@@ -41,9 +50,8 @@ class CameraPanel(QtWidgets.QLabel):
         if camera is None or face_worker is None:
             self._state_once(f"no camera{': ' + camera_problem if camera_problem else ''}")
             return
-        error = getattr(camera, "error", None)
-        if error and getattr(camera, "state", "") != "running":
-            self._state_once(f"camera gone: {error}")
+        if camera.error and camera.state != "running":
+            self._state_once(f"camera gone: {camera.error}")
             return
         newest = camera.frames.peek()
         if newest is None:
@@ -121,6 +129,6 @@ class CameraPanel(QtWidgets.QLabel):
                 QtCore.Qt.TransformationMode.SmoothTransformation)
             self.setPixmap(pix)
 
-    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+    def resizeEvent(self, event: QtGui.QResizeEvent | None) -> None:
         super().resizeEvent(event)
         self._rescale()

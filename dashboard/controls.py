@@ -16,7 +16,7 @@ class ControlsBar(QtWidgets.QWidget):
     load_requested = QtCore.pyqtSignal(str)
     seconds_changed = QtCore.pyqtSignal(float)
 
-    def __init__(self, seconds: float = 30.0, parent=None) -> None:
+    def __init__(self, seconds: float = 30.0, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)

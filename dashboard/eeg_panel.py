@@ -67,7 +67,8 @@ def envelope(x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS) -> tupl
 class EEGPanel(QtWidgets.QWidget):
     """Stacked channel traces over the last ``seconds`` and a channels x bands heat map of relative band power."""
 
-    def __init__(self, channels: Sequence[str] = (), seconds: float = 10.0, units: str = "µV", parent=None) -> None:
+    def __init__(self, channels: Sequence[str] = (), seconds: float = 10.0, units: str = "µV",
+                 parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.seconds = seconds
         self.channels: tuple[str, ...] = ()

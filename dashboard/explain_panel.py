@@ -16,7 +16,7 @@ from realtime.prediction import Prediction
 class ExplainPanel(QtWidgets.QWidget):
     """Availability badges, a saliency bar plot over the current window, modality weights over time."""
 
-    def __init__(self, seconds: float = 30.0, parent=None) -> None:
+    def __init__(self, seconds: float = 30.0, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.seconds = seconds
         layout = QtWidgets.QVBoxLayout(self)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6 import QtCore
+from PyQt6 import QtCore, QtWidgets
 
 from dashboard import theme
 from models.eye_features import EYE_CHANNELS
@@ -13,10 +13,10 @@ EYE_SECONDS = 10.0
 MAX_POINTS = 600  # per curve; longer windows are decimated
 
 
-class EyePanel(pg.GraphicsLayoutWidget):
+class EyePanel(pg.GraphicsLayoutWidget):  # type: ignore[misc]  # pyqtgraph is not annotated
     """Two plots sharing a time axis in seconds before now: gaze (x, y) and pupil, blinks as shaded spans."""
 
-    def __init__(self, seconds: float = EYE_SECONDS, parent=None) -> None:
+    def __init__(self, seconds: float = EYE_SECONDS, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.seconds = seconds
         self.gaze_plot, self.pupil_plot = self.addPlot(row=0, col=0), self.addPlot(row=1, col=0)

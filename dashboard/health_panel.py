@@ -26,7 +26,7 @@ def _ms(x: float) -> str:
 class HealthPanel(QtWidgets.QWidget):
     """A table of streams and a grid of figures; losses, stale streams and problems are shown in red."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -39,14 +39,16 @@ class HealthPanel(QtWidgets.QWidget):
         layout.addLayout(top)
         self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().setVisible(False)
+        rows, header = self.table.verticalHeader(), self.table.horizontalHeader()
+        assert rows is not None and header is not None  # a QTableWidget has both
+        rows.setVisible(False)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
         self.table.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        header = self.table.horizontalHeader()
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        self._header = header
         self.table.setStyleSheet(f"QTableWidget {{ background: #11141a; gridline-color: #2c323c; }}"
                                  f"QHeaderView::section {{ background: #232831; color: {theme.MUTED}; border: none;"
                                  f" padding: 2px 4px; }}")
@@ -93,20 +95,22 @@ class HealthPanel(QtWidgets.QWidget):
         self.trained_badge.setText(badge.text)
         if self.trained_badge.objectName() != badge.name:  # re-polish on change only
             self.trained_badge.setObjectName(badge.name)
-            self.trained_badge.style().unpolish(self.trained_badge)
-            self.trained_badge.style().polish(self.trained_badge)
+            style = self.trained_badge.style()
+            assert style is not None  # a shown widget has one
+            style.unpolish(self.trained_badge)
+            style.polish(self.trained_badge)
 
         self.table.setRowCount(len(s.streams))
-        for r, st in enumerate(s.streams.values()):
+        for row, st in enumerate(s.streams.values()):
             slow = st.nominal_rate > 0 and math.isfinite(st.rate) and st.rate < 0.9 * st.nominal_rate
             name = st.modality if st.connected else f"{st.modality} LOST"
-            self._cell(r, 0, name, not st.connected or bool(st.problem), f"{st.description}\n{st.problem}".strip())
-            self._cell(r, 1, _rate(st), slow or not st.connected)
-            self._cell(r, 2, f"{st.samples_in:,}")
-            self._cell(r, 3, f"{st.gaps} ({st.gap_seconds:.1f} s)" if st.gaps else "0", st.gaps > 0)
-            self._cell(r, 4, f"{st.nan_samples:,}", st.nan_samples > 0)
+            self._cell(row, 0, name, not st.connected or bool(st.problem), f"{st.description}\n{st.problem}".strip())
+            self._cell(row, 1, _rate(st), slow or not st.connected)
+            self._cell(row, 2, f"{st.samples_in:,}")
+            self._cell(row, 3, f"{st.gaps} ({st.gap_seconds:.1f} s)" if st.gaps else "0", st.gaps > 0)
+            self._cell(row, 4, f"{st.nan_samples:,}", st.nan_samples > 0)
         rows = self.table.rowCount()
-        height = self.table.horizontalHeader().height() + sum(self.table.rowHeight(i) for i in range(rows)) + 4
+        height = self._header.height() + sum(self.table.rowHeight(i) for i in range(rows)) + 4
         self.table.setFixedHeight(height)
 
         self._value("predictions", f"{s.predictions:,} · {s.prediction_rate:.2f} /s" if math.isfinite(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyqtgraph as pg
@@ -120,7 +121,7 @@ QStatusBar {{ color: {MUTED}; }}
 """
 
 
-def grid_lines(plot: pg.PlotItem, xs: list[float] = (), ys: list[float] = ()) -> list[pg.InfiniteLine]:
+def grid_lines(plot: pg.PlotItem, xs: Sequence[float] = (), ys: Sequence[float] = ()) -> list[pg.InfiniteLine]:
     """Faint fixed grid lines as separate items, so a changing curve does not repaint the axes."""
     pen = pg.mkPen(colour(MUTED, int(255 * GRID_ALPHA)), width=1)
     lines = [pg.InfiniteLine(pos=x, angle=90, pen=pen) for x in xs]

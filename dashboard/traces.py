@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6 import QtCore
+from PyQt6 import QtCore, QtWidgets
 
 from dashboard import theme
 from dashboard.series import recent, series
@@ -92,10 +92,10 @@ class TargetPlot:
         self._place_labels()
 
 
-class TracesPanel(pg.GraphicsLayoutWidget):
+class TracesPanel(pg.GraphicsLayoutWidget):  # type: ignore[misc]  # pyqtgraph is not annotated
     """Two stacked plots sharing a time axis in seconds before now (each point at its prediction time)."""
 
-    def __init__(self, seconds: float = 30.0, parent=None) -> None:
+    def __init__(self, seconds: float = 30.0, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.seconds = seconds
         self.valence = TargetPlot(self.addPlot(row=0, col=0), "valence", theme.VALENCE, legend=True)

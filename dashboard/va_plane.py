@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6 import QtCore
+from PyQt6 import QtCore, QtWidgets
 
 from dashboard import theme
 from dashboard.series import recent, series
@@ -16,10 +16,10 @@ from realtime.prediction import Prediction
 QUADRANTS = {(1, 1): "excited", (-1, 1): "stressed", (-1, -1): "sad", (1, -1): "calm"}
 
 
-class VAPlane(pg.PlotWidget):
+class VAPlane(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is not annotated
     """Square -1..1 plane, valence on x and arousal on y."""
 
-    def __init__(self, trail_seconds: float = 10.0, parent=None) -> None:
+    def __init__(self, trail_seconds: float = 10.0, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.trail_seconds = trail_seconds
         plot = self.getPlotItem()

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pylsl
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from dashboard import theme
@@ -40,10 +39,19 @@ from dashboard.traces import TracesPanel
 from dashboard.va_plane import VAPlane
 from models.contracts import EEG, EYE
 from models.eeg_features import THESIS_BANDS
-from realtime.hot_swap import non_finite_outputs
+from realtime import clock
+from realtime.recorder import RecorderStatus
+from realtime.swap_policy import HotSwapPolicy
 
 if TYPE_CHECKING:
+    from calibration.qt_presenter import QtPresenter
+    from calibration.qt_session import QtSession
+    from models.contracts import Predictor
     from realtime.pipeline import Pipeline
+    from realtime.status import PipelineStatus
+
+#: ``load_predictor(path, device)``: how "Load checkpoint…" loads a model (models.predictor's by default).
+LoadPredictor = Callable[[str, str], "Predictor"]
 
 MAX_EEG_ROWS = 32  # more channels than this are not readable as traces
 EEG_SECONDS = 5.0
@@ -71,7 +79,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
     closed = QtCore.pyqtSignal()
 
     def __init__(self, pipeline: Pipeline, seconds: float = 30.0, fps: float = 30.0,
-                 record_dir: str | Path = "sessions", load_predictor: Callable | None = None) -> None:
+                 record_dir: str | Path = "sessions", load_predictor: LoadPredictor | None = None) -> None:
         super().__init__()
         # A shorter switch interval than CPython's 5 ms lets the acquisition and inference threads in sooner
         # while the Python parts of a frame run (Qt's own painting keeps the GIL regardless: see above).
@@ -100,8 +108,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self._build_layout()
         self.controls.record_toggled.connect(self._on_record)
         self.controls.calibrate_clicked.connect(self._on_calibrate)
-        self.calibration = None  # the running calibration.qt_session.QtSession, if any
-        self._presenter = None  # its subject window
+        self.calibration: QtSession | None = None  # the running calibration session, if any
+        self._presenter: QtPresenter | None = None  # its subject window
         self.controls.marker_requested.connect(self._on_marker)
         self.controls.load_requested.connect(self.load_checkpoint)
         self.controls.rollback.clicked.connect(self._on_rollback)
@@ -115,7 +123,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.frames = 0  # timer ticks drawn
         self.drawn = dict.fromkeys(ROTATION, 0)  # times each panel group was drawn
         self._frame_times: deque[float] = deque(maxlen=120)
-        self.status = None
+        self.status: PipelineStatus | None = None
         pipeline.subscribe(self.bridge.on_prediction)
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
@@ -175,7 +183,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self._frame_times.append(time.monotonic())
 
     def _draw(self, group: str) -> None:
-        now = pylsl.local_clock()
+        now = clock.now()
         history = self.bridge.history
         predictor = self.pipeline.predictor
         if (predictor.model_id if predictor is not None else "") != self._model_id:
@@ -199,7 +207,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
                 self._draw_health()
         self.drawn[group] += 1
 
-    def _on_model_changed(self, predictor: object | None) -> None:
+    def _on_model_changed(self, predictor: Predictor | None) -> None:
         """Show the EEG channels the model uses (all of the stream's when it names none)."""
         self._model_id = predictor.model_id if predictor is not None else ""
         stream = self.pipeline.streams.get(EEG)
@@ -268,7 +276,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
 
     def _on_calibrate(self) -> None:
         """Stop the running session, or ask for subject and protocol and start one."""
-        if self.calibrating:
+        if self.calibration is not None and self.calibration.running:
             self.calibration.cancel("stopped from the dashboard")
             return
         from calibration.start_dialog import CalibrationStartDialog
@@ -298,16 +306,16 @@ class DashboardWindow(QtWidgets.QMainWindow):
         except (ProfileError, ProtocolError, ValueError, OSError) as exc:
             self.controls.say(f"calibration not started: {exc}", error=True)
             return False
-        self._presenter = QtPresenter()
-        self.calibration = QtSession(self.pipeline, plan, recorded, self.record_dir, self._presenter, frames,
-                                     log=lambda _: None, parent=self)
-        self.calibration.progress.connect(
+        self._presenter = presenter = QtPresenter()
+        self.calibration = session = QtSession(self.pipeline, plan, recorded, self.record_dir, presenter, frames,
+                                               log=lambda _: None, parent=self)
+        session.progress.connect(
             lambda what, seconds: self.controls.say(f"calibration {subject}: {what}" +
                                                     (f", {seconds:g} s" if seconds else "")))
-        self.calibration.finished.connect(self._on_calibration_done)
-        self.calibration.failed.connect(self._on_calibration_failed)
+        session.finished.connect(self._on_calibration_done)
+        session.failed.connect(self._on_calibration_failed)
         self.controls.set_calibrating(True)
-        self.calibration.start()
+        session.start()
         return True
 
     def _end_calibration(self) -> None:
@@ -332,20 +340,17 @@ class DashboardWindow(QtWidgets.QMainWindow):
 
     def load_checkpoint(self, path: str) -> None:
         """Load ``path`` and swap it in, in the background; the old model keeps running until it succeeds."""
-        load = self._load_predictor
-        if load is None:
-            from models.predictor import load_predictor as load
-        device = getattr(self.pipeline.predictor, "device", "cpu") if self.pipeline.predictor is not None else "cpu"
+        from models.predictor import load_predictor
 
-        def load_and_swap() -> str:  # as the hot-swap watcher does: load, check, one trial pass, swap
+        load: LoadPredictor = self._load_predictor or load_predictor
+        device = self.pipeline.predictor.device if self.pipeline.predictor is not None else "cpu"
+        policy = HotSwapPolicy(self.pipeline)
+
+        def load_and_swap() -> str:  # the hot-swap watcher's rule: load, then the policy checks, tries and swaps
             predictor = load(path, device)
-            problem = self.pipeline.check_predictor(predictor)
-            if problem:
-                raise ValueError(problem)
-            bad = non_finite_outputs(predictor, self.pipeline.try_predictor(predictor))
-            if bad:
-                raise ValueError(bad)
-            self.pipeline.swap_predictor(predictor)
+            verdict = policy.swap_in(predictor)
+            if not verdict.accepted:
+                raise ValueError(verdict.reason)
             return predictor.model_id
 
         if self.background.run("load", load_and_swap):
@@ -364,7 +369,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
             self.controls.say(f"now running {result}")
         elif name == "record":
             self.controls.say(f"recording to {result}")
-        elif name == "stop recording" and result is not None:
+        elif name == "stop recording" and isinstance(result, RecorderStatus):
             lost = f", {result.samples_lost} samples LOST" if result.samples_lost else ", nothing lost"
             self.controls.say(f"saved {result.path}: {sum(result.samples_written.values()):,} samples{lost}",
                               error=bool(result.samples_lost))
@@ -377,10 +382,10 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.controls.say(f"{what}: {message}", error=True)
 
     # -- closing -------------------------------------------------------------------------
-    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+    def closeEvent(self, event: QtGui.QCloseEvent | None) -> None:
         """Stop drawing and any calibration session, then the pipeline (which closes the session file)."""
         self.timer.stop()
-        if self.calibrating:
+        if self.calibration is not None and self.calibration.running:
             self.calibration.cancel("stopped: the dashboard was closed")
         self.pipeline.unsubscribe(self.bridge.on_prediction)
         self.background.wait()

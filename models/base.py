@@ -1,27 +1,25 @@
-"""The one model contract every registered network follows (braindecode-style).
+"""What every registered network builds on: the torch base class and the decorator that registers it by name.
 
-An ``EmotionModel`` takes a dict of per-modality tensors (B, steps, features), already
-transformed by the functions named in its spec (``models.transforms.compute_features`` plus a
-batch axis), and returns a dict of outputs:
-- "valence" / "arousal": logits (B, n_classes) for binary targets, or values in -1..1 of
-  shape (B,) (window-level) or (B, T) (per step) for continuous targets;
-- optional "saliency" (B, T): attention over time steps, summing to 1 (SATA);
-- optional "modality_weights" (B, T, M) or (B, M): attention over modalities (LFAN), ordered as spec().inputs.
+``EmotionModel`` implements ``models.contracts.Network`` in torch; modules defining models register them with
+``@register("name", default_config)``. The lookups (``models.registry``) import those modules, never the reverse,
+so the model room has no import cycle.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn as nn
 
-from models.spec import ModelSpec
+from models.contracts import ModelSpec
 
 
 class EmotionModel(nn.Module):
-    """Base class of every registered network; ``spec()`` says what it needs and predicts."""
+    """Base class of every registered network (``models.contracts.Network``); ``spec()`` says what it needs."""
 
     #: False for fixed models (e.g. the face prior) that have nothing to learn.
     trainable: bool = True
@@ -36,4 +34,34 @@ class EmotionModel(nn.Module):
 
     @abstractmethod
     def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Map per-modality input tensors to the output dict described in the module docstring."""
+        """Map per-modality input tensors to the output dict described by ``models.contracts.Network``."""
+
+
+Factory = Callable[..., EmotionModel]
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A registry entry: the name, the factory (a class or function) and its default config."""
+
+    name: str
+    factory: Factory
+    defaults: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+#: Every registered model by name; filled by ``register`` as the model modules are imported.
+REGISTRY: dict[str, RegisteredModel] = {}
+
+
+def register(name: str, defaults: dict[str, Any] | None = None,
+             description: str = "") -> Callable[[Callable[..., EmotionModel]], Callable[..., EmotionModel]]:
+    """Class/function decorator adding a model factory to the registry under ``name``."""
+
+    def decorate(factory: Callable[..., EmotionModel]) -> Callable[..., EmotionModel]:
+        if name in REGISTRY and REGISTRY[name].factory is not factory:
+            raise ValueError(f"model name {name!r} is registered twice")
+        REGISTRY[name] = RegisteredModel(name, factory, dict(defaults or {}), description)
+        return factory
+
+    return decorate

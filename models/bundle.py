@@ -1,31 +1,26 @@
 """The checkpoint bundle: ``<name>.safetensors`` (weights) + ``<name>.json`` (manifest), written atomically.
 
-The manifest holds the format version, the ModelSpec (architecture = registry name, its
-constructor config, targets, input contract), whether the weights were trained, the
-normalisation statistics per modality, provenance (dataset, protocol, fold, metrics, code
-version, date) and the weights file's SHA-256. Loading rebuilds the network from the
-manifest through the registry and accepts the weights only if they are a genuine
+The manifest (``models.manifest.Manifest``) holds the spec, whether the weights were trained, the
+normalisation statistics, provenance and the weights file's SHA-256. Loading rebuilds the network
+from the manifest through the registry and accepts the weights only if they are a genuine
 safetensors file with exactly the tensor names and shapes that network has; a pickle, a zip
 (torch.save) or a damaged file is refused with a message saying which. Nothing is unpickled.
-Before the network is built, the weights file must lie inside the bundle's folder, its
-safetensors header must parse and declare at most ``MAX_PARAMETERS`` values (no more than its
-bytes can hold), the config's numbers and lists must stay within ``MAX_CONFIG_INT`` and
-``MAX_CONFIG_ITEMS``, and building stops once the network registers far more parameters than
-the header declares (``MAX_BUILD_FACTOR``), so a manifest cannot make the loader build an
-arbitrarily large model.
+Before the network is built, the manifest must validate (its config within the bounds of
+``models.manifest``), the weights file must lie inside the bundle's folder, its safetensors
+header must parse and declare at most ``MAX_PARAMETERS`` values (no more than its bytes can
+hold), and building stops once the network registers far more parameters than the header
+declares (``MAX_BUILD_FACTOR``), so a manifest cannot make the loader build an arbitrarily
+large model.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
-import os
 import subprocess
-import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,27 +33,18 @@ from torch.nn.modules.module import register_module_parameter_registration_hook
 
 from models import registry
 from models.base import EmotionModel
+from models.contracts import ModelSpec
+from models.files import atomic_write, atomic_write_text, sha256_file
 from models.identifiers import inside
-from models.spec import ModelSpec
+from models.manifest import FORMAT, BundleError, Manifest, Normalisation, Weights, check_normalisation
 
-FORMAT = "emolive-checkpoint"
-FORMAT_VERSION = 1
-REQUIRED_KEYS = ("format", "format_version", "spec", "trained", "normalisation", "provenance", "weights")
-Normalisation = dict[str, dict[str, list[float]]]
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on its JSON header
 MAX_WEIGHT_BYTES = 2**31  # 2 GiB
 MAX_PARAMETERS = 250_000_000  # values declared by the weights' header, checked before the model is built
-MAX_CONFIG_INT = 4096  # largest number (channels, widths, dimensions) a manifest's config may hold
-MAX_CONFIG_ITEMS = 1024  # longest list (layers, channel names) a manifest's config may hold
-MAX_CONFIG_DEPTH = 8
 #: A network may register, while it is built, MAX_BUILD_FACTOR parameter values per value its weights file declares
 #: (weight norm registers a weight, then its magnitude and direction: about twice what it keeps), and at least
 #: MIN_BUILD_BOUND (so that the weights of another small network get the report of what does not fit).
 MAX_BUILD_FACTOR, MIN_BUILD_BOUND = 4, 10_000_000
-
-
-class BundleError(ValueError):
-    """A checkpoint bundle is missing, damaged, unsafe or does not match its architecture."""
 
 
 @dataclass
@@ -86,43 +72,6 @@ def code_version() -> str:
         return "unknown"
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write ``path`` through ``write(tmp)`` on a temp file beside it, fsync, then rename: readers never see half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _check_normalisation(spec: ModelSpec, normalisation: object) -> None:
-    """``normalisation`` must map inputs of ``spec`` to ``mean`` and ``std`` lists of finite numbers of its width."""
-    if not isinstance(normalisation, dict):
-        raise BundleError(f"normalisation must map modalities to statistics, got {type(normalisation).__name__}")
-    for modality, stats in normalisation.items():
-        if modality not in spec.inputs:
-            raise BundleError(f"normalisation for {modality!r}, which is not an input of {spec.architecture}")
-        dim = spec.inputs[modality].feature_dim
-        for key in ("mean", "std"):
-            values = stats.get(key) if isinstance(stats, dict) else None
-            if not isinstance(values, list) or len(values) != dim or not all(
-                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
-                raise BundleError(f"normalisation {modality}.{key} must have {dim} finite numbers")
-
-
 def save_bundle(
     model: EmotionModel,
     directory: str | Path,
@@ -143,27 +92,25 @@ def save_bundle(
     normalisation = {
         m: {k: [float(v) for v in stats[k]] for k in ("mean", "std")} for m, stats in (normalisation or {}).items()
     }
-    _check_normalisation(spec, normalisation)
+    check_normalisation(spec, normalisation)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     weights = directory / f"{name}.safetensors"
     atomic_write(weights, lambda tmp: save_file(tensors, str(tmp), metadata={"format": FORMAT}))
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "spec": spec.to_json(),
-        "trained": bool(trained),
-        "normalisation": normalisation,
-        "provenance": {
+    manifest = Manifest(
+        spec=spec,
+        trained=bool(trained),
+        normalisation=normalisation,
+        provenance={
             "dataset": None, "protocol": None, "fold": None, "metrics": {},
             **(provenance or {}),
             "code_version": code_version(),
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         },
-        "weights": {"file": weights.name, "sha256": _sha256(weights)},
-    }
-    text = json.dumps(manifest, indent=2, allow_nan=False)
+        weights=Weights(weights.name, sha256_file(weights)),
+    )
+    text = json.dumps(manifest.to_json(), indent=2, allow_nan=False)
     path = directory / f"{name}.json"
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write_text(path, text)
     return path
 
 
@@ -196,31 +143,9 @@ def resolve_manifest(path: str | Path) -> Path:
     return path
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON, or an integer of > 4300 digits
-        raise BundleError(f"checkpoint manifest {path} is not valid JSON: {exc}") from None
-    if not isinstance(manifest, dict):
-        raise BundleError(f"checkpoint manifest {path} must hold a JSON object")
-    missing = [k for k in REQUIRED_KEYS if k not in manifest]
-    if missing:
-        raise BundleError(f"checkpoint manifest {path} lacks required keys: {', '.join(missing)}")
-    if manifest["format"] != FORMAT:
-        raise BundleError(f"{path} is not a {FORMAT} manifest (format {manifest['format']!r})")
-    if not isinstance(manifest["format_version"], int) or manifest["format_version"] > FORMAT_VERSION:
-        raise BundleError(f"{path} has format version {manifest['format_version']!r}; this code reads up to "
-                          f"{FORMAT_VERSION}")
-    return manifest
-
-
-def _weights_path(manifest_path: Path, weights: object) -> Path:
-    """The weights file a manifest names, refused unless it is a .safetensors file inside the bundle's folder."""
-    if not isinstance(weights, dict) or not isinstance(weights.get("file"), str):
-        raise BundleError(f"{manifest_path}: 'weights' must name the weights file")
-    path = manifest_path.parent / weights["file"]
-    if path.suffix != ".safetensors":
-        raise BundleError(f"{manifest_path}: weights file {weights['file']!r} must be a .safetensors file")
+def _weights_path(manifest_path: Path, weights: Weights) -> Path:
+    """The weights file a manifest names, refused unless it lies inside the bundle's folder and exists."""
+    path = manifest_path.parent / weights.file
     try:
         inside(manifest_path.parent, path, "weights file")
         found = path.is_file()
@@ -288,32 +213,9 @@ def _check_weights_file(path: Path) -> int:
     return declared
 
 
-def _check_config_bounds(manifest_path: Path, value: object, where: str = "config", depth: int = 0) -> None:
-    """Refuse a config whose numbers, lists or nesting exceed the MAX_CONFIG_* bounds (checked before building)."""
-    if depth > MAX_CONFIG_DEPTH:
-        raise BundleError(f"{manifest_path}: {where} is nested deeper than the bound of {MAX_CONFIG_DEPTH}")
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return
-    if isinstance(value, int | float):
-        if not math.isfinite(value) or abs(value) > MAX_CONFIG_INT:
-            raise BundleError(f"{manifest_path}: {where} is {value}, beyond the bound of {MAX_CONFIG_INT}")
-    elif isinstance(value, list):
-        if len(value) > MAX_CONFIG_ITEMS:
-            raise BundleError(f"{manifest_path}: {where} has {len(value)} items, beyond the bound of "
-                              f"{MAX_CONFIG_ITEMS}")
-        for i, item in enumerate(value):
-            _check_config_bounds(manifest_path, item, f"{where}[{i}]", depth + 1)
-    elif isinstance(value, dict):
-        if len(value) > MAX_CONFIG_ITEMS:
-            raise BundleError(f"{manifest_path}: {where} has {len(value)} items, beyond the bound of "
-                              f"{MAX_CONFIG_ITEMS}")
-        for key, item in value.items():
-            _check_config_bounds(manifest_path, item, f"{where}.{key}", depth + 1)
-
-
 def _read_weights(path: Path, sha256: str | None) -> dict[str, torch.Tensor]:
     """The tensors of a weights file that passed ``_check_weights_file``, if its SHA-256 is the manifest's."""
-    if sha256 is not None and _sha256(path) != sha256:
+    if sha256 is not None and sha256_file(path) != sha256:
         raise BundleError(f"weights file {path} does not match the SHA-256 in its manifest "
                           "(replaced, truncated or from another bundle)")
     try:
@@ -359,15 +261,10 @@ def _parameter_bound(limit: int, what: str) -> Iterator[None]:
 def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
     """Load and validate a bundle (see ``resolve_manifest`` for what ``path`` may be); the model is in eval mode."""
     manifest_path = resolve_manifest(path)
-    manifest = _read_manifest(manifest_path)
-    weights = manifest["weights"]
-    weights_path = _weights_path(manifest_path, weights)
+    manifest = Manifest.read(manifest_path)  # every field checked, the config within bounds
+    spec = manifest.spec
+    weights_path = _weights_path(manifest_path, manifest.weights)
     declared = _check_weights_file(weights_path)  # before the model is built: a pickle or too many values stop here
-    try:
-        spec = ModelSpec.from_json(manifest["spec"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BundleError(f"{manifest_path}: cannot rebuild the model from its manifest: {exc}") from None
-    _check_config_bounds(manifest_path, spec.config)
     try:
         with _parameter_bound(max(MAX_BUILD_FACTOR * declared, MIN_BUILD_BOUND), f"{manifest_path}: the config"):
             model = registry.build(spec.architecture, **spec.config)
@@ -376,26 +273,17 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
     except Exception as exc:  # a config read from a file can make a constructor fail in any way
         raise BundleError(f"{manifest_path}: cannot rebuild the model from its manifest: "
                           f"{type(exc).__name__}: {exc}") from None
-    if json.loads(json.dumps(model.spec().to_json())) != manifest["spec"]:
-        raise BundleError(f"{manifest_path}: the manifest's spec differs from what {spec.architecture} builds with "
-                          "its config (edited manifest or incompatible code version)")
-    tensors = _read_weights(weights_path, weights.get("sha256"))
+    manifest.check_built(model.spec(), manifest_path)
+    tensors = _read_weights(weights_path, manifest.weights.sha256)
     _check_tensors(weights_path, spec.architecture, model.state_dict(), tensors)
     model.load_state_dict(tensors, strict=True)
-    normalisation, trained, provenance = manifest["normalisation"], manifest["trained"], manifest["provenance"]
-    try:
-        _check_normalisation(spec, normalisation)
-    except BundleError as exc:
-        raise BundleError(f"{manifest_path}: {exc}") from None
-    if not isinstance(trained, bool) or not isinstance(provenance, dict):
-        raise BundleError(f"{manifest_path}: 'trained' must be true or false and 'provenance' an object")
-    sha = weights.get("sha256") or _sha256(weights_path)
+    sha = manifest.weights.sha256 or sha256_file(weights_path)
     return Bundle(
         model=model.to(device).eval(),
         spec=spec,
-        trained=trained,
-        normalisation=normalisation,
-        provenance=provenance,
+        trained=manifest.trained,
+        normalisation=manifest.normalisation,
+        provenance=manifest.provenance,
         model_id=f"{spec.architecture}@{sha[:8]}",
         manifest_path=manifest_path,
     )

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from models.live import IncompatibleStreams
+from models.contracts import IncompatibleStreams
 
 #: DEAP's 32 EEG channels, in its order (also MAHNOB-HCI's): the default channel list of EEG models.
 DEAP_CHANNELS: tuple[str, ...] = (
@@ -72,6 +72,7 @@ class ChannelMap:
         direct = [i for i, p in enumerate(self.picks) if p >= 0]
         out[:, direct] = data[:, [self.picks[i] for i in direct]]
         if self.interpolated:
+            assert self.weights is not None  # set with every interpolated channel (channel_map)
             rows = [i for i, p in enumerate(self.picks) if p < 0]
             out[:, rows] = data @ self.weights.T
         return out
@@ -137,4 +138,5 @@ def _spline_weights(have: tuple[str, ...], missing: tuple[str, ...]) -> np.ndarr
     raw.set_montage(MONTAGE, match_case=False, verbose="error")
     raw.info["bads"] = list(missing)
     raw.interpolate_bads(reset_bads=True, origin=(0.0, 0.0, 0.04), verbose="error")
-    return raw.get_data()[n_have:]
+    weights: np.ndarray = raw.get_data()[n_have:]
+    return weights

@@ -32,10 +32,9 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from models.base import EmotionModel
+from models.base import EmotionModel, register
 from models.channels import SEEDV_CHANNELS
-from models.registry import register
-from models.spec import InputSpec, ModelSpec
+from models.contracts import InputSpec, ModelSpec
 from models.stalignnet import BSALayer
 from models.transforms import n_steps, sequence_inputs
 
@@ -67,11 +66,14 @@ class FeatureGate(nn.Module):
                                  nn.Linear(max(1, d_model // reduction), d_model), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.mlp(x.mean(dim=1))[:, None, :]
+        weights: torch.Tensor = self.mlp(x.mean(dim=1))
+        return x * weights[:, None, :]
 
 
 class ModalityEmbedding(nn.Module):
     """(B, T, features) -> Linear to d + sinusoidal positions -> feature-importance gate -> (B, T, d)."""
+
+    positions: torch.Tensor  # a buffer
 
     def __init__(self, feature_dim: int, steps: int, d_model: int, reduction: int) -> None:
         super().__init__()
@@ -80,19 +82,20 @@ class ModalityEmbedding(nn.Module):
         self.gate = FeatureGate(d_model, reduction)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.gate(self.project(x) + self.positions)
+        gated: torch.Tensor = self.gate(self.project(x) + self.positions)
+        return gated
 
 
 class GradientReversal(torch.autograd.Function):
     """Identity forward; the gradient times ``-scale`` backward (Ganin and Lempitsky's reversal layer)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, scale: float) -> torch.Tensor:
         ctx.scale = scale
         return x.view_as(x)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         return -ctx.scale * grad, None
 
 
@@ -156,7 +159,8 @@ class CrossModalTransformer(EmotionModel):
         """Subject logits through gradient reversal of strength ``reversal`` (DANN's lambda)."""
         if self.domain_head is None:
             raise ValueError("this cross-modal transformer has no subject classifier (domain_classes=0)")
-        return self.domain_head(GradientReversal.apply(self.encode(inputs), reversal))
+        logits: torch.Tensor = self.domain_head(GradientReversal.apply(self.encode(inputs), reversal))
+        return logits
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         pooled = self.encode(inputs)

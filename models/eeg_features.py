@@ -29,7 +29,8 @@ POWER_FLOOR = 1e-12
 
 def average_reference(data: np.ndarray) -> np.ndarray:
     """Subtract the mean over channels at every sample (common average reference)."""
-    return data - data.mean(axis=1, keepdims=True)
+    referenced: np.ndarray = data - data.mean(axis=1, keepdims=True)
+    return referenced
 
 
 def resample(data: np.ndarray, rate: float, new_rate: float) -> np.ndarray:
@@ -37,7 +38,8 @@ def resample(data: np.ndarray, rate: float, new_rate: float) -> np.ndarray:
     if rate == new_rate:
         return data
     ratio = Fraction(new_rate / rate).limit_denominator(1000)
-    return resample_poly(data, ratio.numerator, ratio.denominator, axis=0)
+    resampled: np.ndarray = resample_poly(data, ratio.numerator, ratio.denominator, axis=0)
+    return resampled
 
 
 def raw_window(
@@ -59,7 +61,8 @@ def raw_window(
         raise ValueError(f"EEG window gives {x.shape[0]} samples at {out_rate:g} Hz, the model needs {n_out}")
     x = x[-n_out:]
     std = x.std(axis=0)
-    return (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    scored: np.ndarray = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    return scored
 
 
 def window_ends(n_samples: int, rate: float, n_steps: int, hop_seconds: float) -> np.ndarray:
@@ -154,5 +157,5 @@ def differential_entropy_features(
     No re-referencing is applied (SEED's features are computed on the recorded reference).
     """
     p = band_powers(data, rate, ends, window_seconds, segment_seconds, bands)
-    de = 0.5 * np.log(2 * np.pi * np.e * np.maximum(p, POWER_FLOOR))
+    de: np.ndarray = 0.5 * np.log(2 * np.pi * np.e * np.maximum(p, POWER_FLOOR))
     return de.reshape(de.shape[0], -1)

@@ -64,7 +64,8 @@ class _SeparableConv(nn.Module):
         self.pointwise = nn.Conv2d(c_in, c_out, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pointwise(self.depthwise(x))
+        y: torch.Tensor = self.pointwise(self.depthwise(x))
+        return y
 
 
 class _ResidualBlock(nn.Module):
@@ -82,7 +83,8 @@ class _ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.bn1(self.sep1(x)))
         y = _same_max_pool(self.bn2(self.sep2(y)))
-        return y + self.shortcut_bn(self.shortcut(x))
+        shortcut: torch.Tensor = self.shortcut_bn(self.shortcut(x))
+        return y + shortcut
 
 
 class MiniXception(nn.Module):
@@ -242,4 +244,5 @@ class ResNet50Backbone:
         """rgb_faces (N, 224, 224, 3) uint8 -> embeddings (N, 2048) float32."""
         x = torch.from_numpy(np.ascontiguousarray(rgb_faces)).to(self.device)
         x = (x.permute(0, 3, 1, 2).float() / 255.0 - self._mean) / self._std
-        return self.net(x).cpu().numpy()
+        embeddings: torch.Tensor = self.net(x)
+        return embeddings.cpu().numpy()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -81,7 +82,7 @@ class FaceAnalyzer:
     def embedding_dim(self) -> int:
         return (self.resnet or self.fer).embedding_dim
 
-    def _mtcnn(self, min_size: int):
+    def _mtcnn(self, min_size: int) -> Any:  # a facenet_pytorch MTCNN (untyped library)
         # MTCNN's image pyramid depends on min_face_size, which depends on the detection scale.
         if min_size not in self._mtcnn_cache:
             self._mtcnn_cache[min_size] = self._mtcnn_class(

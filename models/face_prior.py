@@ -19,11 +19,9 @@ import math
 import numpy as np
 import torch
 
-from models.base import EmotionModel
-from models.contracts import EXPRESSION
+from models.base import EmotionModel, register
+from models.contracts import EXPRESSION, ModelSpec
 from models.face_backbones import FER_CLASSES
-from models.registry import register
-from models.spec import ModelSpec
 from models.transforms import frames_input
 
 #: Circumplex angles in degrees (see the module docstring); neutral has none and maps to (0, 0).
@@ -71,6 +69,7 @@ class FacePrior(EmotionModel):
     """Fixed map from the last ``window_seconds`` of FER probabilities to continuous valence and arousal."""
 
     trainable = False
+    coordinates: torch.Tensor  # a buffer: (7, 2) valence and arousal of each expression class
 
     def __init__(self, window_seconds: float = 1.0, rate: float = 10.0, max_gap_seconds: float = 0.5,
                  max_missing_fraction: float = 0.5) -> None:

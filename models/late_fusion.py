@@ -22,10 +22,10 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from models.base import register
 from models.channels import DEAP_CHANNELS
 from models.face_backbones import FER_EMBEDDING_DIM
 from models.gaps import present_steps
-from models.registry import register
 from models.tcn import SequenceModel, TCNRegressor, step_outputs
 
 #: What a branch's config may hold besides its features: its own TCN settings.
@@ -52,6 +52,9 @@ def _convex(weights: dict[str, float], modalities: list[str], name: str) -> torc
 
 class LateFusion(SequenceModel):
     """M modalities -> M TCN regressors -> per-step convex blend: {target: (B, T)}, modality_weights (B, T, M)."""
+
+    weights: torch.Tensor  # buffers: the convex blend weights per modality, for all steps and for lost steps
+    lost_weights: torch.Tensor
 
     def __init__(
         self,

@@ -30,16 +30,15 @@ Registered as "lfan": face embedding (leader, TCN 256, 256, 128, 128) + EEG band
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
 
-from models.base import EmotionModel
+from models.base import EmotionModel, register
 from models.channels import DEAP_CHANNELS
+from models.contracts import ModelSpec
 from models.face_backbones import FER_EMBEDDING_DIM
-from models.registry import register
-from models.spec import ModelSpec
 from models.tcn import TCN, SequenceModel, step_outputs
 
 
@@ -91,10 +90,9 @@ class LFAN(SequenceModel):
         super().__init__(ordered, eeg_channels or list(DEAP_CHANNELS), steps, step_rate, targets)
         self.modalities = list(self.inputs)
         self.gaps = self.gap_inputs(gap_dropout)
-        self.tcns = nn.ModuleDict({
-            m: TCN(self.in_dim(m), list(ordered[m]["channels"]), kernel_size, dropout) for m in self.modalities
-        })
-        dims = [self.tcns[m].out_dim for m in self.modalities]
+        tcns = {m: TCN(self.in_dim(m), list(ordered[m]["channels"]), kernel_size, dropout) for m in self.modalities}
+        self.tcns = nn.ModuleDict(tcns)
+        dims = [tcns[m].out_dim for m in self.modalities]
         self.fusion = LeaderFollowerFusion(dims, d_k, residual)
         self.head = nn.Linear(dims[0] + d_k * len(dims), len(self.targets))
         self.follower_dropout = follower_dropout
@@ -110,7 +108,8 @@ class LFAN(SequenceModel):
     def branch(self, modality: str, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """One modality's TCN features (B, T, D); a gap-aware input first gets its presence channel."""
         x = inputs[modality]
-        return self.tcns[modality](self.gaps[modality](x) if modality in self.gaps else x)
+        features: torch.Tensor = self.tcns[modality](self.gaps[modality](x) if modality in self.gaps else x)
+        return features
 
     def encode(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """The leader's TCN features (B, T, D): what an EEG student matches when this LFAN is its teacher."""
@@ -145,7 +144,7 @@ class BranchRegressor(EmotionModel):
     def __init__(self, lfan: LFAN, modality: str) -> None:
         super().__init__()
         self.modality, self.targets, self._spec = modality, lfan.targets, lfan.spec()
-        self.tcn = lfan.tcns[modality]
+        self.tcn = cast(TCN, lfan.tcns[modality])  # a ModuleDict gives Modules: this one is the branch's TCN
         self.gap = lfan.gaps[modality] if modality in lfan.gaps else nn.Identity()
         self.head = nn.Linear(self.tcn.out_dim, len(self.targets))
 

@@ -1,9 +1,5 @@
-"""The interface the live pipeline runs: a predictor that turns one multimodal Window into a ModelOutput.
+"""What a live model's output is worth: the state shown wherever its output is shown (``Predictor.state``).
 
-Every runnable model (a trained bundle, an untrained registered network, the face-only
-prior) is exposed through ``Predictor``; ``realtime/`` only ever sees this interface.
-
-What a model's output is worth (``Predictor.state``, shown wherever its output is shown):
 - ``trained``: a learnable network whose weights were fitted to labelled data (a trained bundle);
 - ``untrained``: a learnable network with its initial, random weights;
 - ``uncalibrated prior``: a fixed map with nothing to learn (``trainable = False``, e.g. the
@@ -13,19 +9,17 @@ What a model's output is worth (``Predictor.state``, shown wherever its output i
   provenance names the data in ``scored_on`` and holds the scores in ``metrics`` (both non-empty).
   Nothing in the code base writes ``scored_on`` yet; it is the field a calibration that scores
   a prior on rated sessions is to set.
-``Predictor.trained`` stays the plain fact "weights fitted to labelled data", so it is False for
-the last two (the session file's ``/predictions/trained`` records it; ``/predictions/model_state``
-records the state).
+``Predictor.trained`` (``models.contracts``) stays the plain fact "weights fitted to labelled data", so it is False
+for the last two (the session file's ``/predictions/trained`` records it; ``/predictions/model_state`` records the
+state).
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
-from models.contracts import ModelOutput, Window
-from models.spec import ModelSpec
+from models.contracts import Predictor
 
 TRAINED = "trained"
 UNTRAINED = "untrained"
@@ -52,41 +46,3 @@ def predictor_state(predictor: Predictor | None) -> str:
     if predictor is None:
         return ""
     return state_or_trained(getattr(predictor, "state", ""), bool(getattr(predictor, "trained", False)))
-
-
-
-def article(word: str) -> str:
-    """'a' or 'an' before ``word`` in messages ("an expression stream")."""
-    return "an" if word[:1].lower() in "aeiou" else "a"
-
-class IncompatibleStreams(ValueError):
-    """The live streams cannot feed this model (missing channels, wrong modality...)."""
-
-
-class Predictor(ABC):
-    """A runnable model: its spec, id, whether it was trained, its state, and ``predict(window)``."""
-
-    spec: ModelSpec
-    model_id: str
-    trained: bool
-    state: str = ""  # one of MODEL_STATES; empty: from ``trained`` alone (state_or_trained)
-    device: str = "cpu"
-
-    @abstractmethod
-    def predict(self, window: Window) -> ModelOutput:
-        """Run on one window; modalities absent from ``window`` are missing or stale."""
-
-    def check_streams(self, streams: dict[str, tuple[tuple[str, ...], float]]) -> None:
-        """Raise IncompatibleStreams naming what is missing, given {modality: (channel names, rate)}."""
-        for modality, inp in self.spec.inputs.items():
-            if modality not in streams:
-                if inp.required:
-                    raise IncompatibleStreams(f"model {self.model_id} needs {article(modality)} {modality} stream, "
-                                              "none is running")
-                continue
-            have = set(streams[modality][0])
-            missing = [c for c in inp.channels if c not in have]
-            if missing:
-                raise IncompatibleStreams(
-                    f"model {self.model_id} needs {modality} channels missing from the stream: {', '.join(missing)}"
-                )

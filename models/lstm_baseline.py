@@ -46,9 +46,9 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from models.base import register
 from models.channels import DEAP_CHANNELS
 from models.face_backbones import FER_EMBEDDING_DIM
-from models.registry import register
 from models.tcn import SequenceModel, step_outputs
 
 #: The reference's dropout rate, after each LSTM and after the Dense(32) layer.

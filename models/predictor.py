@@ -30,11 +30,11 @@ import torch
 
 from models import registry
 from models.base import EmotionModel
-from models.bundle import Normalisation, load_bundle
+from models.bundle import load_bundle
 from models.channels import MissingChannels, channel_map
-from models.contracts import ModelOutput, Window
-from models.live import IncompatibleStreams, Predictor, article, model_state
-from models.spec import ModelSpec
+from models.contracts import IncompatibleStreams, ModelOutput, ModelSpec, Predictor, Window, article
+from models.live import model_state
+from models.manifest import Normalisation
 from models.transforms import MissingModality, check_live, compute_features, get_transform, n_steps, normalise
 
 

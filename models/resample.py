@@ -37,4 +37,5 @@ def fill_from_nearest(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     if good.size == 0:
         raise ValueError("no valid step to fill from")
     distance = np.abs(np.arange(valid.size)[:, None] - good[None, :])
-    return values[good[distance.argmin(axis=1)]]
+    filled: np.ndarray = values[good[distance.argmin(axis=1)]]
+    return filled

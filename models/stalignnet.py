@@ -20,12 +20,10 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from models.base import EmotionModel
+from models.base import EmotionModel, register
 from models.channels import DEAP_CHANNELS
-from models.contracts import EEG, FACE
+from models.contracts import EEG, FACE, InputSpec, ModelSpec
 from models.face_backbones import FER_EMBEDDING_DIM
-from models.registry import register
-from models.spec import InputSpec, ModelSpec
 from models.transforms import eeg_raw_input, frames_input
 
 FALLBACK = (
@@ -58,7 +56,8 @@ class HCNN(nn.Module):
         h = self.spatial(x.transpose(1, 2))
         for level in self.temporal:
             h = h + level(h)
-        return h.transpose(1, 2) + self.position
+        encoded: torch.Tensor = h.transpose(1, 2) + self.position
+        return encoded
 
 
 class FaceProjection(nn.Module):
@@ -70,7 +69,8 @@ class FaceProjection(nn.Module):
         self.pool = nn.AdaptiveAvgPool1d(n_steps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.conv(x.transpose(1, 2))).transpose(1, 2)
+        pooled: torch.Tensor = self.pool(self.conv(x.transpose(1, 2)))
+        return pooled.transpose(1, 2)
 
 
 class BSALayer(nn.Module):
@@ -173,6 +173,7 @@ class STAlignNet(EmotionModel):
                 eeg, face = layer(eeg, face)
             z = self.fusion_lambda * eeg + (1.0 - self.fusion_lambda) * face
         else:
+            assert self.concat is not None  # set whenever BSA is off
             z = self.concat(torch.cat([eeg, face], dim=-1))
         out: dict[str, torch.Tensor] = {}
         if self.sata is not None:

@@ -20,12 +20,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models.base import EmotionModel
+from models.base import EmotionModel, register
 from models.channels import DEAP_CHANNELS
+from models.contracts import InputSpec, ModelSpec
 from models.face_backbones import FER_EMBEDDING_DIM
 from models.gaps import GapInput
-from models.registry import register
-from models.spec import InputSpec, ModelSpec
 from models.transforms import sequence_inputs
 
 #: Below this many input values per sample PyTorch's CPU convolution avoids oneDNN (see CausalConv.forward).
@@ -50,12 +49,14 @@ class CausalConv(nn.Module):
         self.left, self.dilation = (kernel - 1) * dilation, dilation
         self.weight_v = nn.Parameter(conv.weight.detach().clone())
         self.weight_g = nn.Parameter(self.weight_v.detach().norm(dim=(1, 2), keepdim=True))
+        assert conv.bias is not None  # Conv1d has a bias by default
         self.bias = nn.Parameter(conv.bias.detach().clone())
         self._cached: tuple[tuple[int, ...], torch.Tensor] | None = None
 
     def weight(self) -> torch.Tensor:
         if torch.is_grad_enabled():
-            return self.weight_g * self.weight_v / self.weight_v.norm(dim=(1, 2), keepdim=True)
+            weight: torch.Tensor = self.weight_g * self.weight_v / self.weight_v.norm(dim=(1, 2), keepdim=True)
+            return weight
         key = (self.weight_v._version, self.weight_g._version, self.weight_v.data_ptr(), self.weight_g.data_ptr())
         if self._cached is None or self._cached[0] != key:
             self._cached = (key, self.weight_g * self.weight_v / self.weight_v.norm(dim=(1, 2), keepdim=True))
@@ -100,7 +101,8 @@ class TCN(nn.Module):
         self.out_dim = channels[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(x.transpose(1, 2)).transpose(1, 2)
+        y: torch.Tensor = self.blocks(x.transpose(1, 2))
+        return y.transpose(1, 2)
 
 
 def step_outputs(y: torch.Tensor, targets: list[str]) -> dict[str, torch.Tensor]:
@@ -157,7 +159,8 @@ class TCNRegressor(SequenceModel):
     def encode(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """The TCN's per-step features (B, T, channels[-1]): what cross-modal distillation matches."""
         x = inputs[self.modality]
-        return self.tcn(self.gaps[self.modality](x) if self.modality in self.gaps else x)
+        features: torch.Tensor = self.tcn(self.gaps[self.modality](x) if self.modality in self.gaps else x)
+        return features
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return step_outputs(torch.tanh(self.head(self.encode(inputs))), self.targets)

@@ -16,7 +16,7 @@ Transforms (name: input -> output per window):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,13 +24,11 @@ import numpy as np
 
 from models import eeg_features as ef
 from models.channels import channel_map
-from models.contracts import ModalityWindow
+from models.contracts import IncompatibleStreams, InputSpec, ModalityWindow, ModelSpec
 from models.eye_features import EYE_CHANNELS
 from models.eye_features import N_FEATURES as N_EYE_FEATURES
 from models.eye_features import window_features as eye_window_features
-from models.live import IncompatibleStreams
 from models.resample import fill_from_nearest, hold_last, time_grid
-from models.spec import InputSpec, ModelSpec
 
 #: Lowest eye-tracker rate the eye features are computed from (saccades last 20-80 ms).
 MIN_EYE_RATE = 25.0
@@ -98,7 +96,7 @@ def _spectral(kind: str) -> Compute:
 
 
 def _stepped_lookback(spec: InputSpec) -> float:
-    return (n_steps(spec) - 1) / spec.rate + spec.params["window_seconds"]
+    return (n_steps(spec) - 1) / spec.rate + float(spec.params["window_seconds"])
 
 
 def _frames(data: np.ndarray, ts: np.ndarray, rate: float, spec: InputSpec, t_end: float) -> np.ndarray:
@@ -209,7 +207,7 @@ def compute_features(
     data = np.asarray(window.data, dtype=np.float64)
     bad = ~np.isfinite(data).all(axis=0)
     if spec.params.get("gaps"):  # a row with a non-finite value is a missing step (NaN row) for a gap-aware model
-        data = np.where(np.isfinite(data).all(axis=1)[:, None], data, np.nan)
+        data = np.where(np.all(np.isfinite(data), axis=1)[:, None], data, np.nan)
     elif bad.any():
         names = [window.channels[i] if window.channels else str(i) for i in np.flatnonzero(bad)]
         raise ValueError(f"{spec.modality}: NaN or infinite samples in channels {', '.join(names)}")
@@ -339,7 +337,7 @@ def fit_normalisation(features: np.ndarray) -> dict[str, list[float]]:
     return {"mean": mean.tolist(), "std": np.where(constant, 1.0, std).tolist()}
 
 
-def normalise(features: np.ndarray, stats: dict[str, Sequence[float]] | None) -> np.ndarray:
+def normalise(features: np.ndarray, stats: Mapping[str, Sequence[float]] | None) -> np.ndarray:
     """(x - mean) / std per feature; unchanged when ``stats`` is None."""
     if stats is None:
         return features
@@ -347,4 +345,5 @@ def normalise(features: np.ndarray, stats: dict[str, Sequence[float]] | None) ->
     std = np.asarray(stats["std"], dtype=features.dtype)
     if mean.shape != features.shape[-1:]:
         raise ValueError(f"normalisation has {mean.size} features, the input {features.shape[-1]}")
-    return (features - mean) / std
+    normalised: np.ndarray = (features - mean) / std
+    return normalised

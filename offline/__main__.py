@@ -7,7 +7,9 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+from offline import datasets
 from offline.config import parse_model_overrides, parse_overrides
 from offline.evaluation import REG_METRICS
 from offline.splits import PROTOCOLS
@@ -17,7 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m offline", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train and evaluate a registered model on a dataset under a protocol")
-    t.add_argument("--dataset", required=True, choices=["deap", "mahnob", "mahnob-features", "seedv", "calibration"],
+    t.add_argument("--dataset", required=True, choices=datasets.names(),
                    help="a public dataset, or calibration: the rated blocks of the session files under --root")
     t.add_argument("--root", required=True, help="the dataset folder as distributed (calibration: session folder)")
     t.add_argument("--sessions", nargs="+", default=[], metavar="PATH",
@@ -92,7 +94,7 @@ def _bundle_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _headline(metrics: dict) -> str:
+def _headline(metrics: dict[str, Any]) -> str:
     lines = []
     for target, m in metrics["targets"].items():
         s = m["summary"]["per_subject"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 import torch
@@ -23,8 +23,9 @@ import torch.nn.functional as F
 
 from models.base import EmotionModel
 from models.bundle import load_bundle
-from models.spec import ModelSpec
+from models.contracts import ModelSpec
 from models.transforms import normalise
+from offline.training import ExtraLoss
 from offline.trials import Trial
 from offline.windowing import WindowSet, make_windows
 
@@ -32,6 +33,13 @@ from offline.windowing import WindowSet, make_windows
 TEACHER_FEATURES = "teacher_features"
 #: Run settings that must agree between the teacher's run and the student's (same data, same folds).
 SAME_DATA = ("dataset", "root", "protocol", "test_subjects", "dataset_options")
+
+
+@runtime_checkable
+class FeatureModel(Protocol):
+    """A network whose per-step features can be distilled (a TCN or LFAN): ``encode(inputs)`` -> (B, T, C)."""
+
+    def encode(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor: ...
 
 
 class Teacher:
@@ -44,7 +52,7 @@ class Teacher:
             raise FileNotFoundError(f"--distill-from {self.run}: not a run folder (no config.json)")
         config = json.loads(config_path.read_text())
         for key in SAME_DATA:
-            theirs, ours = config["run"].get(key), student_run.get(key)
+            theirs, ours = config["run"].get(key), student_run[key]
             if key == "root":
                 theirs, ours = str(Path(theirs).resolve()), str(Path(ours).resolve())
             if theirs != ours:
@@ -76,7 +84,7 @@ class Teacher:
                  ) -> tuple[np.ndarray, str]:
         """(N, T, C) TCN features of the fold's frozen teacher on ``ws`` (raw inputs), and the teacher's model id."""
         bundle = load_bundle(self.bundle_path(fold), device=str(device))
-        if not hasattr(bundle.model, "encode"):
+        if not isinstance(bundle.model, FeatureModel):
             raise ValueError(f"--distill-from {self.run}: {bundle.spec.architecture} has no TCN features to distil "
                              "(a TCN or LFAN run is needed)")
         inputs = {m: normalise(ws.inputs[m], bundle.normalisation[m]).astype(np.float32) for m in self.spec.inputs}
@@ -93,11 +101,11 @@ def with_teacher(ws: WindowSet, features: np.ndarray) -> WindowSet:
                      ws.start_step)
 
 
-def feature_loss(weight: float):
+def feature_loss(weight: float) -> ExtraLoss:
     """The distillation term for ``offline.training.fit``: ``weight`` x mean L1(student features, teacher's)."""
 
     def loss(model: EmotionModel, x: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> torch.Tensor:
-        student = model.encode(x)
+        student = cast(FeatureModel, model).encode(x)  # a TCN or LFAN student, as its teacher
         teacher = y[TEACHER_FEATURES]
         if student.shape != teacher.shape:
             raise ValueError(f"student TCN features {tuple(student.shape[1:])} and teacher's "

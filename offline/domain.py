@@ -11,12 +11,14 @@ follows DANN's schedule alpha = 2 / (1 + exp(-10 p)) - 1; the domain loss is wei
 from __future__ import annotations
 
 import math
+from typing import Protocol, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from models.base import EmotionModel
+from offline.training import ExtraLoss
 from offline.trials import Trial
 from offline.windowing import WindowSet
 
@@ -36,7 +38,13 @@ def dann_alpha(progress: float) -> float:
     return 2.0 / (1.0 + math.exp(-10.0 * min(max(progress, 0.0), 1.0))) - 1.0
 
 
-def domain_loss(weight: float, total_batches: int):
+class DomainModel(Protocol):
+    """A network with a subject classifier behind gradient reversal (``models.cross_modal``'s ``cmt-seedv``)."""
+
+    def domain_logits(self, inputs: dict[str, torch.Tensor], reversal: float) -> torch.Tensor: ...
+
+
+def domain_loss(weight: float, total_batches: int) -> ExtraLoss:
     """The term for ``offline.training.fit``: ``weight`` x cross-entropy of the subject classifier, whose input
     gradient is reversed with strength ``dann_alpha`` of the training progress."""
     done = [0]
@@ -44,6 +52,7 @@ def domain_loss(weight: float, total_batches: int):
     def loss(model: EmotionModel, x: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> torch.Tensor:
         alpha = dann_alpha(done[0] / max(total_batches, 1))
         done[0] += 1
-        return weight * F.cross_entropy(model.domain_logits(x, alpha).float(), y[DOMAIN])
+        logits = cast(DomainModel, model).domain_logits(x, alpha)  # built with domain_classes (runner)
+        return weight * F.cross_entropy(logits.float(), y[DOMAIN])
 
     return loss

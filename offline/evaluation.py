@@ -12,6 +12,7 @@ Each trial record keeps its moment sums, so reports can concatenate trials acros
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,19 +95,21 @@ def evaluate(trials: list[Trial], ws: WindowSet, predictions: dict[str, np.ndarr
 
 def write_predictions(path: Path, ws: WindowSet, predictions: dict[str, np.ndarray]) -> None:
     """A fold's test predictions file: each window's trial and start step, predictions and true values per target."""
-    np.savez_compressed(path, trial=ws.trial, start_step=ws.start_step,
-                        **{f"pred_{t}": v for t, v in predictions.items()},
-                        **{f"true_{t}": v for t, v in ws.targets.items()})
+    arrays: dict[str, Any] = {"trial": ws.trial, "start_step": ws.start_step,
+                              **{f"pred_{t}": v for t, v in predictions.items()},
+                              **{f"true_{t}": v for t, v in ws.targets.items()}}
+    np.savez_compressed(path, **arrays)
 
 
-def validation_score(trials: list[Trial], targets: dict[str, str], metric: str = "ccc_trial"):
+def validation_score(trials: list[Trial], targets: dict[str, str], metric: str = "ccc_trial"
+                     ) -> Callable[[WindowSet], Callable[[dict[str, np.ndarray]], float]]:
     """The early-stopping score on validation windows, higher is better, averaged over targets: for continuous
     targets ``metric``, ``ccc_trial`` (mean per-trial CCC) or ``ccc_subject`` (mean over validation subjects of
     the CCC of their trials concatenated); for classification minus the windows' mean cross-entropy."""
     if metric not in ("ccc_trial", "ccc_subject"):
         raise ValueError(f"validation metric must be ccc_trial or ccc_subject, got {metric!r}")
 
-    def score_for(ws: WindowSet):
+    def score_for(ws: WindowSet) -> Callable[[dict[str, np.ndarray]], float]:
         def score(predictions: dict[str, np.ndarray]) -> float:
             values = []
             for target, kind in targets.items():

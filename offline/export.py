@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from models.base import EmotionModel
-from models.bundle import atomic_write, load_bundle, resolve_manifest, save_bundle
+from models.bundle import load_bundle, resolve_manifest, save_bundle
+from models.files import atomic_write, atomic_write_text
 from models.identifiers import check_name
+from models.manifest import Manifest
 
 BUNDLE_NAME = "model"
 
@@ -48,8 +50,6 @@ def deploy(run_dir: Path, target: Path, name: str | None = None) -> Path:
         raise ValueError(f"{manifest}: the bundle is marked untrained; nothing to deploy")
     target.mkdir(parents=True, exist_ok=True)
     atomic_write(target / f"{name}.safetensors", lambda tmp: shutil.copyfile(manifest.with_suffix(".safetensors"), tmp))
-    text = json.loads(manifest.read_text(encoding="utf-8"))
-    text["weights"]["file"] = f"{name}.safetensors"  # same bytes, same SHA-256, new name
-    atomic_write(target / f"{name}.json",
-                 lambda tmp: tmp.write_text(json.dumps(text, indent=2, allow_nan=False), encoding="utf-8"))
+    copied = Manifest.read(manifest).renamed(f"{name}.safetensors")  # same bytes, same SHA-256, new name
+    atomic_write_text(target / f"{name}.json", json.dumps(copied.to_json(), indent=2, allow_nan=False))
     return target / f"{name}.json"

@@ -34,9 +34,10 @@ def load_run(run: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     return json.loads(config_path.read_text()), results
 
 
-def _summarise_target(target: str, kind: str, results: list[dict[str, Any]]) -> tuple[dict, list[dict]]:
+def _summarise_target(target: str, kind: str, results: list[dict[str, Any]]
+                      ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     trials = [r for res in results for r in res["scores"]["targets"][target]["trials"]]
-    by_subject: dict[str, list[dict]] = defaultdict(list)
+    by_subject: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in trials:
         by_subject[r["subject"]].append(r)
     folds = {res["fold"]: res["scores"]["targets"][target]["pooled"] for res in results}
@@ -44,11 +45,11 @@ def _summarise_target(target: str, kind: str, results: list[dict[str, Any]]) -> 
         if any("sums" not in r for r in trials):
             raise ValueError("fold results without per-trial moment sums (written before both CCC conventions were "
                              "reported); retrain the run to report ccc_subject")
-        rows = []
+        rows: list[dict[str, Any]] = []
         for s, rs in sorted(by_subject.items()):
             scores = continuous_scores(rs)
             rows.append({"subject": s, "trials": scores.pop("n"), **{m: scores[m] for m in REG_METRICS}})
-        summary = {"per_subject": {m: summarise([row[m] for row in rows]) for m in REG_METRICS},
+        summary: dict[str, Any] = {"per_subject": {m: summarise([row[m] for row in rows]) for m in REG_METRICS},
                    "all_trials": {f"{m}_trial": summarise([r[m] for r in trials]) for m in ("ccc", "pcc", "rmse")}}
     else:
         n_classes = len(trials[0]["prob"])
@@ -103,7 +104,8 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def _plots(run_dir: Path, target: str, kind: str, rows: list[dict], metrics: dict, results: list[dict]) -> None:
+def _plots(run_dir: Path, target: str, kind: str, rows: list[dict[str, Any]], metrics: dict[str, Any],
+           results: list[dict[str, Any]]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,7 +138,7 @@ def _plots(run_dir: Path, target: str, kind: str, rows: list[dict], metrics: dic
         plt.close(fig)
 
 
-def _trace_plot(plt, path: Path, target: str, run_dir: Path, results: list[dict], n: int = 4) -> None:
+def _trace_plot(plt: Any, path: Path, target: str, run_dir: Path, results: list[dict[str, Any]], n: int = 4) -> None:
     """Restored prediction vs truth for the first trial of the first ``n`` folds."""
     fig, axes = plt.subplots(min(n, len(results)), 1, figsize=(7, 1.8 * min(n, len(results))), squeeze=False)
     for ax, res in zip(axes[:, 0], results, strict=False):

@@ -14,14 +14,16 @@ import shutil
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from models import registry
+from models.files import atomic_write_json
 from models.identifiers import check_name, inside
+from models.predictor import resolve_device
 from models.transforms import fit_normalisation, normalise
 from offline import datasets
 from offline.config import SUBJECT_DEPENDENT, TrainConfig, paper_defaults
@@ -30,6 +32,11 @@ from offline.export import BUNDLE_NAME, save_model
 from offline.splits import Fold, make_folds, trial_validation_fold
 from offline.trials import Trial
 from offline.windowing import WindowSet, is_classification, make_windows, trial_class
+
+if TYPE_CHECKING:  # imported where they are used: distillation and training load only for a run that trains
+    from models.base import EmotionModel
+    from offline.distillation import Teacher
+    from offline.training import ExtraLoss, FitResult, Score
 
 _IGNORED_RUN = {"out": "", "max_folds": 0, "workers": 1}
 _IGNORED_TRAIN = {"num_threads": 0}
@@ -120,12 +127,6 @@ def _strata(trials: list[Trial], targets: dict[str, str]) -> list[int]:
     return [trial_class(tr, *first) if first else 0 for tr in trials]
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float))
-    os.replace(tmp, path)
-
-
 class Run:
     """A run folder and what it trains; ``execute()`` does every fold not done yet, then the report."""
 
@@ -146,7 +147,7 @@ class Run:
             raise ValueError(f"normalise must be train or subject, got {self.cfg.normalise!r}")
         self.targets = self.model_spec.targets
         self.n_classes = _n_classes(prototype, self.targets)
-        self.device = _device(self.cfg.device)
+        self.device = torch.device(resolve_device(self.cfg.device))
         self.folds = make_folds(spec.protocol, self.trials, _strata(self.trials, self.targets), spec.test_subjects,
                                 k=self.cfg.k, val_fraction=self.cfg.val_fraction, seed=self.cfg.seed,
                                 val_by=self.cfg.val_by)
@@ -155,7 +156,7 @@ class Run:
         self.teacher = self._teacher() if spec.distill_from else None
         self._teacher_windows: WindowSet | None = None
 
-    def _teacher(self):
+    def _teacher(self) -> Teacher:
         from offline.distillation import Teacher
 
         if self.cfg.distill_weight <= 0:
@@ -164,7 +165,8 @@ class Run:
                              for side in ("train", "val", "test")} for fold in self.folds}
         return Teacher(self.spec.distill_from, asdict(self.spec), sides)
 
-    def _distillation(self, fold: Fold, train: WindowSet, windows: WindowSet) -> tuple[WindowSet, Any, dict]:
+    def _distillation(self, fold: Fold, train: WindowSet, windows: WindowSet
+                      ) -> tuple[WindowSet, ExtraLoss, dict[str, object]]:
         """The training windows with the fold's teacher features, the loss term, and what to record."""
         from offline.distillation import feature_loss, with_teacher
 
@@ -173,8 +175,9 @@ class Run:
             self._teacher_windows = self.teacher.windows(self.trials, self.cfg.hop_seconds, windows)
         rows = np.isin(self._teacher_windows.trial, fold.train)
         features, model_id = self.teacher.features(fold.name, self._teacher_windows.subset(rows), self.device)
-        record = {"teacher_run": str(self.teacher.run), "teacher_model": model_id,
-                  "teacher_bundle": str(self.teacher.bundle_path(fold.name)), "weight": self.cfg.distill_weight}
+        record: dict[str, object] = {
+            "teacher_run": str(self.teacher.run), "teacher_model": model_id,
+            "teacher_bundle": str(self.teacher.bundle_path(fold.name)), "weight": self.cfg.distill_weight}
         return with_teacher(train, features), feature_loss(self.cfg.distill_weight), record
 
     def _with_inputs(self, trials: list[Trial]) -> list[Trial]:
@@ -204,7 +207,7 @@ class Run:
             same_run = old["run"] | _IGNORED_RUN == config["run"] | _IGNORED_RUN
             if not same_run or old["train"] | _IGNORED_TRAIN != config["train"] | _IGNORED_TRAIN:
                 raise ValueError(f"{path}: this run folder holds a different run; choose another --out or delete it")
-        _write_json(path, config)
+        atomic_write_json(path, config)
 
     def execute(self) -> dict[str, Any]:
         """Train and test every fold (skipping finished ones), the final model, then write the report."""
@@ -224,7 +227,8 @@ class Run:
             self._train_final(windows)
         return write_report(self.out)
 
-    def _fit(self, fold: Fold, seed: int, windows: WindowSet, folder: Path):
+    def _fit(self, fold: Fold, seed: int, windows: WindowSet, folder: Path
+             ) -> tuple[EmotionModel, dict[str, dict[str, list[float]]], FitResult]:
         from offline.training import fit
 
         torch.manual_seed(seed)
@@ -233,7 +237,7 @@ class Run:
         val = windows.subset(np.isin(windows.trial, fold.val))
         if not len(train) or not len(val):
             raise ValueError(f"fold {fold.name}: {len(train)} training and {len(val)} validation windows")
-        stats = {m: fit_normalisation(v) for m, v in train.inputs.items()}  # training windows only
+        stats = train.normalisation_stats()  # training windows only
         train, val = train.normalised(stats), val.normalised(stats)
         cfg = self.cfg if seed == self.cfg.seed else TrainConfig(**{**self.cfg.to_json(), "seed": seed})
         overrides, domain = dict(self.model_overrides), {}
@@ -253,7 +257,8 @@ class Run:
         score = validation_score(self.trials, self.targets, cfg.val_metric)(val)
         pretrain = self._pretrain_branches(model, train, val, score, cfg, folder, fold.name) if cfg.pretrain_epochs \
             else {}
-        extra, distillation = None, {}
+        extra: ExtraLoss | None = None
+        distillation: dict[str, object] = {}
         if self.teacher is not None:
             train, extra, distillation = self._distillation(fold, train, windows)
         if domain:
@@ -265,14 +270,15 @@ class Run:
         result.pretrain, result.distillation, result.domain = pretrain, distillation, domain
         return model, stats, result
 
-    def _pretrain_branches(self, model, train: WindowSet, val: WindowSet, score, cfg: TrainConfig, folder: Path,
-                           name: str) -> dict[str, dict[str, float]]:
+    def _pretrain_branches(self, model: EmotionModel, train: WindowSet, val: WindowSet, score: Score,
+                           cfg: TrainConfig, folder: Path, name: str) -> dict[str, dict[str, float]]:
         """Train each branch of a multi-branch model alone (same settings, early stopping), then start it from them.
 
         Returns each branch's best epoch and validation score."""
+        from models.lfan import LFAN
         from offline.training import fit
 
-        if not hasattr(model, "branch_regressors"):
+        if not isinstance(model, LFAN):
             raise ValueError(f"pretrain_epochs: {self.spec.model} has no branches to pretrain (LFAN has)")
         regressors, results = model.branch_regressors(), {}
         for modality, regressor in regressors.items():
@@ -294,7 +300,7 @@ class Run:
                       "best_epoch": result.best_epoch, "val_score": result.best_score,
                       "distillation": result.distillation, "domain_adaptation": result.domain}
         save_model(folder / "model", model, stats, provenance)
-        _write_json(folder / "result.json", {
+        atomic_write_json(folder / "result.json", {
             "fold": fold.name, "subject": fold.subject, "best_epoch": result.best_epoch,
             "val_score": result.best_score, "history": result.history,
             "train_windows_per_second": result.windows_per_second, "pretrain": result.pretrain,
@@ -362,9 +368,3 @@ def _run_in_workers(spec: RunSpec, pending: list[int]) -> None:
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"{spec.model} {spec.protocol} "
                            f"({n} workers)", disable=None):
             future.result()
-
-
-def _device(name: str) -> torch.device:
-    from offline.training import resolve_device
-
-    return resolve_device(name)

@@ -23,7 +23,7 @@ from offline.report import load_run, write_report
 SAME_DATA = ("dataset", "root", "protocol", "test_subjects", "dataset_options")
 
 
-def check_same_folds(runs: list[Path], loaded: list[tuple[dict, dict]]) -> list[str]:
+def check_same_folds(runs: list[Path], loaded: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
     (config0, results0), run0 = loaded[0], runs[0]
     for run, (config, results) in zip(runs[1:], loaded[1:], strict=True):
         for key in SAME_DATA:
@@ -44,24 +44,25 @@ def check_same_folds(runs: list[Path], loaded: list[tuple[dict, dict]]) -> list[
 
 def select(runs: list[str | Path], out: str | Path) -> dict[str, Any]:
     """Write the per-fold selection of ``runs`` into ``out`` and report it; returns the metrics."""
-    runs, out = [Path(r) for r in runs], Path(out)
-    if len(runs) < 2:
+    run_dirs, out = [Path(r) for r in runs], Path(out)
+    if len(run_dirs) < 2:
         raise ValueError("selection needs at least two candidate runs")
     if out.exists():
         raise FileExistsError(f"{out} exists; choose a new folder for the selection")
-    loaded = [load_run(r) for r in runs]
-    folds = check_same_folds(runs, loaded)
+    loaded = [load_run(r) for r in run_dirs]
+    folds = check_same_folds(run_dirs, loaded)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     chosen: dict[str, int] = {}
     for fold in folds:
         scores = [results[fold]["val_score"] for _, results in loaded]
-        best = max(range(len(runs)), key=lambda i: (scores[i], -i))  # first candidate wins a tie
+        best = max(range(len(run_dirs)), key=lambda i: (scores[i], -i))  # first candidate wins a tie
         chosen[fold] = best
-        source = runs[best] / "folds" / fold
+        source = run_dirs[best] / "folds" / fold
         shutil.copytree(source, tmp / "folds" / fold)
-        result = {**loaded[best][1][fold], "selected": {"from": str(runs[best]), "by": "validation score",
-                                                        "candidates": dict(zip(map(str, runs), scores, strict=True))}}
+        candidates = dict(zip(map(str, run_dirs), scores, strict=True))
+        result = {**loaded[best][1][fold], "selected": {"from": str(run_dirs[best]), "by": "validation score",
+                                                        "candidates": candidates}}
         (tmp / "folds" / fold / "result.json").write_text(json.dumps(result, indent=1, default=float))
     counts = Counter(chosen.values())
     mean_val = [sum(results[f]["val_score"] for f in folds) / len(folds) for _, results in loaded]
@@ -69,11 +70,11 @@ def select(runs: list[str | Path], out: str | Path) -> dict[str, Any]:
     config = {**loaded[majority][0], "selection": {
         "candidates": [{"run": str(r), "model": c["run"]["model"], "model_overrides": c["run"]["model_overrides"],
                         "train": c["train"], "folds_chosen": counts.get(i, 0)}
-                       for i, (r, (c, _)) in enumerate(zip(runs, loaded, strict=True))],
+                       for i, (r, (c, _)) in enumerate(zip(run_dirs, loaded, strict=True))],
         "by": "validation score per fold (test scores are not read)",
-        "chosen": {fold: str(runs[i]) for fold, i in chosen.items()}}}
+        "chosen": {fold: str(run_dirs[i]) for fold, i in chosen.items()}}}
     (tmp / "config.json").write_text(json.dumps(config, indent=1, default=float))
-    final = runs[majority] / "model"
+    final = run_dirs[majority] / "model"
     if (final / f"{BUNDLE_NAME}.json").is_file():
         shutil.copytree(final, tmp / "model")
     tmp.rename(out)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,8 @@ def build_fusion(bundles: list[Bundle], where: str, lost: str | None, weights: d
                            step_rate=first.get("step_rate", 4.0), targets=list(bundles[0].spec.targets),
                            weights=weights, lost_weights=lost_weights)
     assert isinstance(model, LateFusion)
-    for bundle in bundles:
-        model.regressors[bundle.model.modality].load_state_dict(bundle.model.state_dict())
+    for modality, bundle in zip(branches, bundles, strict=True):  # one branch per bundle, in their order
+        model.regressors[modality].load_state_dict(bundle.model.state_dict())
     return model.eval(), stats
 
 
@@ -107,8 +108,9 @@ def _blend(outputs: np.ndarray, lost: np.ndarray, weights: np.ndarray, lost_weig
     return {t: blended[..., i] for i, t in enumerate(targets)}
 
 
-def _choose(score, outputs: np.ndarray, lost: np.ndarray, targets: list[str], grid: list[tuple[float, ...]],
-            fixed: np.ndarray | None) -> tuple[np.ndarray, list[float]]:
+def _choose(score: Callable[[dict[str, np.ndarray]], float], outputs: np.ndarray, lost: np.ndarray,
+            targets: list[str], grid: list[tuple[float, ...]], fixed: np.ndarray | None
+            ) -> tuple[np.ndarray, list[float]]:
     """The grid point with the best validation score (ties: the first), as the present (``fixed`` None) or the
     lost-step weights (present weights ``fixed``); returns it and every grid point's score."""
     scores = []
@@ -119,7 +121,7 @@ def _choose(score, outputs: np.ndarray, lost: np.ndarray, targets: list[str], gr
 
 
 def _fold(runs: list[Path], fold: str, result: dict[str, Any], trials: list[Trial], hop: float, metric: str,
-          grid: list[tuple[float, ...]], lost: str | None) -> tuple[LateFusion, dict, dict[str, Any]]:
+          grid: list[tuple[float, ...]], lost: str | None) -> tuple[LateFusion, dict[str, Any], dict[str, Any]]:
     bundles = [load_bundle(run / "folds" / fold / "model") for run in runs]
     model, stats = build_fusion(bundles, f"fold {fold}", lost)
     targets = list(model.targets)
@@ -154,17 +156,17 @@ def stack(runs: list[str | Path], out: str | Path, metric: str = "ccc_subject", 
     """Write the per-fold late fusion of ``runs`` into ``out`` and report it; returns the metrics.
 
     ``lost``: the modality whose lost steps get their own weights; "auto" is the face when a run reads it."""
-    runs, out = [Path(r) for r in runs], Path(out)
-    if len(runs) < 2:
+    run_dirs, out = [Path(r) for r in runs], Path(out)
+    if len(run_dirs) < 2:
         raise ValueError("stacking needs at least two unimodal runs")
     if out.exists():
         raise FileExistsError(f"{out} exists; choose a new folder for the stacked run")
-    loaded = [load_run(r) for r in runs]
-    folds = check_same_folds(runs, loaded)
+    loaded = [load_run(r) for r in run_dirs]
+    folds = check_same_folds(run_dirs, loaded)
     config0 = loaded[0][0]
-    for run, (config, _) in zip(runs[1:], loaded[1:], strict=True):
+    for run, (config, _) in zip(run_dirs[1:], loaded[1:], strict=True):
         if config["train"].get("normalise", "train") != config0["train"].get("normalise", "train"):
-            raise ValueError(f"{run} and {runs[0]} normalise differently; stack runs trained the same way")
+            raise ValueError(f"{run} and {run_dirs[0]} normalise differently; stack runs trained the same way")
     spec = config0["run"]
     modalities = [m for config, _ in loaded for m in config["model"]["inputs"]]
     if lost == "auto":
@@ -172,13 +174,13 @@ def stack(runs: list[str | Path], out: str | Path, metric: str = "ccc_subject", 
     elif lost is not None and lost not in modalities:
         raise ValueError(f"no candidate run reads {lost!r} (they read {', '.join(modalities)})")
     trials = read_run_trials(config0, modalities)  # as the candidates were trained and tested
-    grid = simplex(len(runs), step)
+    grid = simplex(len(run_dirs), step)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     fold_weights, model_spec = [], None
     for fold in folds:
         result = loaded[0][1][fold]
-        model, stats, record = _fold(runs, fold, result, trials, config0["train"]["hop_seconds"], metric, grid,
+        model, stats, record = _fold(run_dirs, fold, result, trials, config0["train"]["hop_seconds"], metric, grid,
                                         lost)
         index = {t.key: i for i, t in enumerate(trials)}
         test = make_windows(trials, [index[k] for k in result["trials"]["test"]], model.spec(),
@@ -188,7 +190,7 @@ def stack(runs: list[str | Path], out: str | Path, metric: str = "ccc_subject", 
         folder = tmp / "folds" / fold
         folder.mkdir(parents=True)
         write_predictions(folder / "predictions.npz", test, predictions)
-        stacking = {"runs": [str(r) for r in runs], **record}
+        stacking = {"runs": [str(r) for r in run_dirs], **record}
         save_model(folder / "model", model, stats, {"dataset": spec["dataset"], "protocol": spec["protocol"],
                                                     "fold": fold, "val_score": record["val_score"],
                                                     "stacking": {k: v for k, v in stacking.items()
@@ -200,7 +202,7 @@ def stack(runs: list[str | Path], out: str | Path, metric: str = "ccc_subject", 
         fold_weights.append((record["weights"], record.get("lost_weights", record["weights"])))
         model_spec = model.spec().to_json()
     mean = [{m: float(np.mean([w[i][m] for w in fold_weights])) for m in fold_weights[0][i]} for i in (0, 1)]
-    summary = {"runs": [str(r) for r in runs], "metric": metric, "grid_step": step, "lost": lost,
+    summary = {"runs": [str(r) for r in run_dirs], "metric": metric, "grid_step": step, "lost": lost,
                "mean_weights": mean[0], "mean_lost_weights": mean[1],
                "by": "validation score per fold (test trials are predicted, never read to choose)",
                "weights": {f: w for f, (w, _) in zip(folds, fold_weights, strict=True)},
@@ -208,7 +210,7 @@ def stack(runs: list[str | Path], out: str | Path, metric: str = "ccc_subject", 
     config = {**config0, "run": {**spec, "model": "late-fusion", "out": str(out)}, "model": model_spec,
               "stacking": summary}
     (tmp / "config.json").write_text(json.dumps(config, indent=1, default=float))
-    _final_model(runs, tmp, mean, lost)
+    _final_model(run_dirs, tmp, mean, lost)
     tmp.rename(out)
     metrics = write_report(out)
     metrics["stacking"] = summary

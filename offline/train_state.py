@@ -9,14 +9,26 @@ killed at any instant resumes from the last complete epoch.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from models.files import atomic_write, atomic_write_json
+
 STATE_TENSORS, STATE_JSON = "state.safetensors", "state.json"
+
+
+class Progress(TypedDict):
+    """Where a fold's training stands after an epoch (``offline.training.fit``), saved in ``state.json``."""
+
+    epoch: int  # the next epoch to train
+    best_epoch: int
+    best_score: float
+    bad_epochs: int  # epochs since the best one (early stopping)
+    history: list[dict[str, float]]  # per epoch: epoch, train_loss, val_score, lr
+    done: bool
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -41,14 +53,8 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def _atomic_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
-
-
 def save_state(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-               best_weights: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
+               best_weights: dict[str, torch.Tensor], info: Progress) -> None:
     """Write one epoch's complete state (tensors first, then the JSON that marks it complete)."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -56,15 +62,13 @@ def save_state(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Opti
     optim_tensors, optim_meta = _flatten_optimizer(optimizer.state_dict())
     tensors.update(optim_tensors)
     tensors["rng.torch"] = torch.get_rng_state()
-    tmp = folder / (STATE_TENSORS + ".tmp")
-    save_file(tensors, str(tmp))
-    os.replace(tmp, folder / STATE_TENSORS)
+    atomic_write(folder / STATE_TENSORS, lambda tmp: save_file(tensors, str(tmp)))
     sched = scheduler.state_dict() if scheduler is not None else None  # lambdas are saved as None, rebuilt from config
-    _atomic_json(folder / STATE_JSON, {**info, "optimizer": optim_meta, "scheduler": sched})
+    atomic_write_json(folder / STATE_JSON, {**info, "optimizer": optim_meta, "scheduler": sched})
 
 
 def load_state(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-               scheduler: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+               scheduler: Any) -> tuple[dict[str, torch.Tensor], Progress] | None:
     """Restore a saved state into the given objects; returns (best weights, info) or None if nothing saved."""
     if not (folder / STATE_JSON).is_file() or not (folder / STATE_TENSORS).is_file():
         return None

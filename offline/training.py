@@ -16,27 +16,18 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 from tqdm.auto import tqdm
 
 from models.base import EmotionModel
 from models.losses import ccc_loss
 from offline.config import TrainConfig
-from offline.train_state import load_state, save_state
+from offline.train_state import Progress, load_state, save_state
 from offline.windowing import WindowSet, is_classification
 
 Score = Callable[[dict[str, np.ndarray]], float]
 #: An extra training loss term from the model, its inputs and the batch's targets (e.g. distillation).
 ExtraLoss = Callable[[EmotionModel, dict[str, torch.Tensor], dict[str, torch.Tensor]], torch.Tensor]
-
-
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; anything else is passed to torch."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
-    return device
 
 
 def class_weights(ws: WindowSet, targets: dict[str, str], n_classes: dict[str, int]) -> dict[str, torch.Tensor]:
@@ -50,13 +41,14 @@ def class_weights(ws: WindowSet, targets: dict[str, str], n_classes: dict[str, i
     return out
 
 
-def _batch(ws: WindowSet, idx: np.ndarray, device: torch.device) -> tuple[dict, dict]:
+def _batch(ws: WindowSet, idx: np.ndarray, device: torch.device
+           ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     x = {m: torch.from_numpy(np.ascontiguousarray(v[idx])).to(device) for m, v in ws.inputs.items()}
     y = {t: torch.from_numpy(np.ascontiguousarray(v[idx])).to(device) for t, v in ws.targets.items()}
     return x, y
 
 
-def _autocast(device: torch.device, enabled: bool):
+def _autocast(device: torch.device, enabled: bool) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
 
 
@@ -95,13 +87,14 @@ def predict(model: EmotionModel, ws: WindowSet, device: torch.device, batch_size
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
-    kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "nadam": torch.optim.NAdam}
+    kinds: dict[str, Callable[..., torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+                                                              "nadam": torch.optim.NAdam}
     if cfg.optimizer not in kinds:
         raise ValueError(f"unknown optimizer {cfg.optimizer!r}; known: {', '.join(kinds)}")
     return kinds[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> LambdaLR | ReduceLROnPlateau | None:
     """Epoch-level schedule: linear warm-up then cosine to ``min_lr``, ReduceLROnPlateau (max), or none."""
     if cfg.schedule == "warmup_cosine":
         floor = cfg.min_lr / cfg.lr
@@ -112,10 +105,10 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
             span = max(1, cfg.epochs - cfg.warmup_epochs)
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, (epoch - cfg.warmup_epochs) / span)))
 
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return LambdaLR(optimizer, factor)
     if cfg.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=cfg.plateau_factor,
-                                                          patience=cfg.plateau_patience, min_lr=cfg.min_lr)
+        return ReduceLROnPlateau(optimizer, mode="max", factor=cfg.plateau_factor, patience=cfg.plateau_patience,
+                                 min_lr=cfg.min_lr)
     if cfg.schedule == "none":
         return None
     raise ValueError(f"unknown schedule {cfg.schedule!r} (none, warmup_cosine, plateau)")
@@ -148,7 +141,8 @@ def fit(model: EmotionModel, train: WindowSet, val: WindowSet, score: Score, cfg
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg)
     best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    info = {"epoch": 0, "best_epoch": -1, "best_score": -math.inf, "bad_epochs": 0, "history": [], "done": False}
+    info: Progress = {"epoch": 0, "best_epoch": -1, "best_score": -math.inf, "bad_epochs": 0, "history": [],
+                      "done": False}
     if state_dir is not None and (restored := load_state(state_dir, model, optimizer, scheduler)) is not None:
         best, info = restored
     elif score_start:
@@ -176,7 +170,7 @@ def fit(model: EmotionModel, train: WindowSet, val: WindowSet, score: Score, cfg
                 with _autocast(device, cfg.amp):
                     loss = loss + extra_loss(model, x, y)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             if cfg.clip_grad > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
             optimizer.step()
@@ -184,11 +178,13 @@ def fit(model: EmotionModel, train: WindowSet, val: WindowSet, score: Score, cfg
             seen += len(idx)
         seconds += _clock(device) - t0
         val_score = float(score(predict(model, val, device, amp=cfg.amp)))
-        if scheduler is not None:
-            scheduler.step(val_score) if cfg.schedule == "plateau" else scheduler.step()
+        if isinstance(scheduler, ReduceLROnPlateau):  # the "plateau" schedule
+            scheduler.step(val_score)
+        elif scheduler is not None:
+            scheduler.step()
         improved = val_score > info["best_score"]
         if improved:
-            info.update(best_epoch=epoch, best_score=val_score, bad_epochs=0)
+            info.update({"best_epoch": epoch, "best_score": val_score, "bad_epochs": 0})
             best = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         else:
             info["bad_epochs"] += 1

@@ -8,26 +8,27 @@ are cached by the video's content hash, backbone and step, so a video is analyse
 
 from __future__ import annotations
 
-import hashlib
 import warnings
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.files import atomic_write, sha256_file
 from offline.trials import Signal, Trial, VideoRef
+
+if TYPE_CHECKING:  # the face models load (cv2, torch, MTCNN) only once a video is analysed
+    from models.face_features import FaceAnalyzer
 
 BACKBONE_BY_DIM = {128: "fer", 2048: "resnet50"}
 
 
 def _content_key(path: Path, backbone: str, frame_step: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return f"{digest.hexdigest()[:32]}-{backbone}-{frame_step}"
+    return f"{sha256_file(path)[:32]}-{backbone}-{frame_step}"
 
 
-def analyse_video(video: VideoRef, analyzer, frame_step: int) -> tuple[np.ndarray, np.ndarray]:
+def analyse_video(video: VideoRef, analyzer: FaceAnalyzer, frame_step: int) -> tuple[np.ndarray, np.ndarray]:
     """(timestamps from stimulus onset (n,), embeddings (n, dim)) of the analysed frames that show a face."""
     import cv2
 
@@ -78,9 +79,7 @@ def attach_faces(trials: list[Trial], modality: str, feature_dim: int, min_rate:
 
                 analyzer = FaceAnalyzer(backbone, device)
             times, embeddings = analyse_video(video, analyzer, step)
-            tmp = cached.with_name(cached.stem + ".tmp.npz")
-            np.savez(tmp, times=times, embeddings=embeddings)
-            tmp.replace(cached)
+            atomic_write(cached, partial(np.savez, times=times, embeddings=embeddings), keep_suffix=True)
         if not len(times):
             warnings.warn(f"{video.path}: no face found in any analysed frame; trial {trial.key} has no {modality}",
                           stacklevel=2)

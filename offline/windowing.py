@@ -9,13 +9,13 @@ one at the trial's end so no step is left uncovered.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from models.contracts import ModalityWindow
-from models.spec import ModelSpec
-from models.transforms import compute_features, get_transform, n_steps, normalise
+from models.contracts import ModalityWindow, ModelSpec
+from models.transforms import compute_features, fit_normalisation, get_transform, n_steps, normalise
 from offline.trials import Trial
 
 #: A rating at or above this is "high" (DEAP and MAHNOB 1-9 scales); ModelSpec documents the same rule.
@@ -37,6 +37,10 @@ class WindowSet:
     def subset(self, mask: np.ndarray) -> WindowSet:
         return WindowSet({k: v[mask] for k, v in self.inputs.items()}, {k: v[mask] for k, v in self.targets.items()},
                          self.trial[mask], self.start_step[mask])
+
+    def normalisation_stats(self) -> dict[str, dict[str, list[float]]]:
+        """Mean and std of every input over these windows (``models.transforms.fit_normalisation``), to normalise by."""
+        return {m: fit_normalisation(v) for m, v in self.inputs.items()}
 
     def normalised(self, stats: dict[str, dict[str, list[float]]]) -> WindowSet:
         """The same windows with every input normalised by ``stats`` (per modality; ``models.transforms.normalise``)."""
@@ -63,7 +67,8 @@ def _span(trial: Trial, modalities: list[str]) -> float:
     regular = [s.duration for s in signals if s.timestamps is None]
     if regular:
         return min(regular)
-    return min((float(s.timestamps[-1]) if s.timestamps.size else 0.0 for s in signals), default=0.0)
+    stamps = [s.timestamps for s in signals if s.timestamps is not None]  # every input's, as none is regular
+    return min((float(t[-1]) if t.size else 0.0 for t in stamps), default=0.0)
 
 
 def window_ends(trial: Trial, spec: ModelSpec, hop_seconds: float) -> np.ndarray:
@@ -122,7 +127,7 @@ def _output_grid(spec: ModelSpec) -> tuple[int, float]:
     return grids.pop()
 
 
-def make_windows(trials: list[Trial], indices: list[int] | tuple[int, ...], spec: ModelSpec,
+def make_windows(trials: list[Trial], indices: Sequence[int], spec: ModelSpec,
                  hop_seconds: float) -> WindowSet:
     """Windows of the trials at ``indices``, with targets from each trial's ratings or traces."""
     inputs: dict[str, list[np.ndarray]] = {m: [] for m in spec.inputs}

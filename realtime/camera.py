@@ -15,9 +15,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pylsl
 
+from realtime import clock
 from realtime.demo_video import demo_video_path
+from realtime.worker import Worker
 
 
 class CameraError(RuntimeError):
@@ -95,27 +96,29 @@ def parse_camera_spec(spec: str, loop: bool = False) -> CameraSource | None:
     return CameraSource(str(path), paced=True, loop=loop, label=f"video file {path}")
 
 
-class Camera:
+class Camera(Worker):
     """Opens a ``CameraSource`` with cv2.VideoCapture and runs its capture thread.
 
     ``state``: "idle", "running", "lost" (a device stopped delivering; retried up to
-    ``reconnect_attempts`` times), "ended" (a non-looping file reached its end) or "stopped".
+    ``reconnect_attempts`` times), "ended" (a non-looping file reached its end) or "stopped";
+    ``error`` says why it is lost or ended.
     """
 
+    stop_timeout = 2.0
+
     def __init__(self, source: CameraSource, reconnect_attempts: int = 3, reconnect_delay: float = 1.0) -> None:
+        super().__init__(f"camera {source.label}")
         self.source = source
         self.frames = LatestFrame()
         self.reconnect_attempts = reconnect_attempts
         self.reconnect_delay = reconnect_delay
         self.state = "idle"
-        self.error: str | None = None
         self.reconnects = 0
         self.loops = 0
         self.fps = float("nan")  # nominal rate reported by the source
         self.frame_size: tuple[int, int] | None = None  # (width, height)
         self._cap: cv2.VideoCapture | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._first: np.ndarray | None = None
 
     @property
     def label(self) -> str:
@@ -140,29 +143,21 @@ class Camera:
         self._first = image
 
     def start(self) -> None:
+        """Open the source if needed, then capture in the background."""
         if self._cap is None:
             self.open()
-        self._stop.clear()
         self.state = "running"
-        self._thread = threading.Thread(target=self._run, name=f"camera {self.label}", daemon=True)
-        self._thread.start()
+        super().start()
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout: float | None = None) -> bool:
         """Stop capturing; the capture thread releases the device (a never-started one is released here)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        elif self._cap is not None:
+        stopped = super().stop(timeout)
+        if not self.started and self._cap is not None:
             self._cap.release()
             self._cap = None
         if self.state == "running":
             self.state = "stopped"
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the capture thread to end (end of file, source lost, stopped); True once it has."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self._thread is None or not self._thread.is_alive()
+        return stopped
 
     def __enter__(self) -> Camera:
         self.start()
@@ -171,20 +166,18 @@ class Camera:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _run(self) -> None:
-        try:
-            self._capture()
-        finally:
-            if self._cap is not None:
-                self._cap.release()
-                self._cap = None
+    def _finish(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
 
-    def _capture(self) -> None:
+    def _run(self) -> None:
+        """Read frames into ``frames`` (paced for a file) until stopped, the file ends or the device is lost."""
         assert self._cap is not None
         period = 1.0 / self.fps if self.source.paced else 0.0
         image: np.ndarray | None = self._first
         due = time.perf_counter()
-        while not self._stop.is_set():
+        while not self.stopping:
             if image is None:
                 ok, image = self._cap.read()
                 if not ok or image is None:
@@ -195,11 +188,11 @@ class Camera:
                     continue
             if period:
                 wait = due - time.perf_counter()
-                if wait > 0 and self._stop.wait(wait):
+                if wait > 0 and self._sleep(wait):
                     return
                 # a reader that fell behind by more than a frame re-anchors instead of bursting to catch up
                 due = max(due + period, time.perf_counter())
-            self.frames.put(image, pylsl.local_clock())
+            self.frames.put(image, clock.now())
             image = None
 
     def _handle_end(self) -> bool:
@@ -213,7 +206,7 @@ class Camera:
             return False
         self.state, self.error = "lost", f"{self.label} stopped delivering frames"
         for _ in range(self.reconnect_attempts):
-            if self._stop.wait(self.reconnect_delay):
+            if self._sleep(self.reconnect_delay):
                 return False
             self._cap.release()
             self._cap = cv2.VideoCapture(self.source.target)

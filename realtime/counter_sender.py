@@ -23,7 +23,8 @@ def counter_labels(n_channels: int) -> list[str]:
     return ["counter", "ts_seconds", "ts_fraction"] + [f"EEG{i + 1}" for i in range(n_channels - 3)]
 
 
-def make_chunk(first: int, n: int, t0: float, rate: float, n_channels: int, rng: np.random.Generator) -> tuple:
+def make_chunk(first: int, n: int, t0: float, rate: float, n_channels: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Samples ``first .. first+n-1``: (data float32 (n, C), LSL time stamps (n,))."""
     k = np.arange(first, first + n)
     ts = t0 + k / rate
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         use_loopback_config()
     import pylsl
 
+    from realtime import clock
+
     info = pylsl.StreamInfo(args.name, "EEG", args.channels, args.rate, pylsl.cf_float32, args.source_id)
     info.set_channel_labels(counter_labels(args.channels))
     info.set_channel_units("microvolts")
@@ -66,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.wait_consumer:
         while not outlet.wait_for_consumers(1.0):
             pass
-    t0 = pylsl.local_clock() - args.start_count / args.rate
+    t0 = clock.now() - args.start_count / args.rate
     sent = args.start_count
-    t_start = pylsl.local_clock()
-    while args.duration <= 0 or pylsl.local_clock() - t_start < args.duration:
-        due = int((pylsl.local_clock() - t0) * args.rate) + 1
+    t_start = clock.now()
+    while args.duration <= 0 or clock.now() - t_start < args.duration:
+        due = int((clock.now() - t0) * args.rate) + 1
         if due > sent:
             data, ts = make_chunk(sent, due - sent, t0, args.rate, args.channels, rng)
             nan = (np.arange(sent, due) >= args.nan_from) & (np.arange(sent, due) < args.nan_from + args.nan_count)

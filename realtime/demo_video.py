@@ -17,6 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from models.files import atomic_write
+
 DEMO_VERSION = 1  # bump when the recipe changes: the cached file name carries it
 WIDTH, HEIGHT = 640, 480
 FPS = 25.0
@@ -37,29 +39,29 @@ class DemoFace:
 def _astronaut() -> np.ndarray:
     from skimage import data
 
-    return data.astronaut()
+    return np.asarray(data.astronaut())  # type: ignore[no-untyped-call]  # skimage.data is not annotated
 
 
 def _cameraman() -> np.ndarray:
     from skimage import data
 
-    return data.camera()
+    return np.asarray(data.camera())  # type: ignore[no-untyped-call]  # skimage.data is not annotated
 
 
 def _grace_hopper() -> np.ndarray:
     import matplotlib.image as mpimg
     from matplotlib import cbook
 
-    with cbook.get_sample_data("grace_hopper.jpg") as f:
-        return mpimg.imread(f, format="jpg")
+    return mpimg.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
 
 
 def _lfw(index: int) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
         from skimage import data
 
-        face = data.lfw_subset()[index]  # the first 100 of the 200 images are faces, float 0..1
-        return np.clip(face * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        # the first 100 of the 200 images are faces, float 0..1 (skimage.data is not annotated)
+        face = data.lfw_subset()[index]  # type: ignore[no-untyped-call]
+        return np.clip(np.asarray(face) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
     return load
 
@@ -117,8 +119,13 @@ def _as_bgr(image: np.ndarray, crop: tuple[int, int, int, int] | None) -> np.nda
 def build_demo_video(path: Path, faces: tuple[DemoFace, ...] = DEMO_FACES) -> Path:
     """Write the demo video to ``path`` atomically (temp file, read-back check, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
+    atomic_write(path, lambda tmp: _write_video(tmp, faces), keep_suffix=True)  # OpenCV picks mp4 by the suffix
+    return path
+
+
+def _write_video(tmp: Path, faces: tuple[DemoFace, ...]) -> None:
+    """Render ``faces`` into ``tmp`` and check that OpenCV reads every frame back."""
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write an mp4v video to {tmp}")
     rng = np.random.default_rng(DEMO_VERSION)
@@ -130,13 +137,9 @@ def build_demo_video(path: Path, faces: tuple[DemoFace, ...] = DEMO_FACES) -> Pa
             photo = _as_bgr(face.load(), face.crop)
             for k in range(per_face):
                 writer.write(_frame(photo, face.fill, k / FPS, noises[k % len(noises)]))
-        writer.release()
-        _check_readable(tmp, per_face * len(faces))
-        os.replace(tmp, path)
     finally:
         writer.release()
-        tmp.unlink(missing_ok=True)
-    return path
+    _check_readable(tmp, per_face * len(faces))
 
 
 def _check_readable(path: Path, expected_frames: int) -> None:

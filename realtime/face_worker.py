@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import pylsl
 
 from models.face_backbones import FER_CLASSES
 from models.face_features import FaceAnalyzer, FaceObservation
+from realtime import clock
 from realtime.camera import Frame, LatestFrame
 from realtime.ring_buffer import RingBuffer
+from realtime.worker import Worker
 
 THUMBNAIL_WIDTH = 320
 
@@ -50,15 +51,17 @@ class FaceWorkerCounters:
     mean_processing: float  # seconds of analysis per frame, mean
 
 
-class FaceWorker:
+class FaceWorker(Worker):
     """Runs a ``FaceAnalyzer`` on the newest frame of a ``LatestFrame`` slot in its own thread.
 
     ``max_rate`` caps the frames analysed per second (None: as many as the CPU allows), leaving
-    CPU to the EEG path on small machines; frames in between are dropped as stale.
+    CPU to the EEG path on small machines; frames in between are dropped as stale. A frame whose
+    analysis fails is counted (``last_error``) and the worker goes on.
     """
 
     def __init__(self, frames: LatestFrame, analyzer: FaceAnalyzer, face_buffer: RingBuffer,
                  expression_buffer: RingBuffer, max_rate: float | None = None) -> None:
+        super().__init__("face worker")
         if face_buffer.n_channels != analyzer.embedding_dim:
             raise ValueError(
                 f"face buffer holds {face_buffer.n_channels} channels but the {analyzer.backbone} backbone "
@@ -77,37 +80,22 @@ class FaceWorker:
         self._latency_sum = self._processing_sum = 0.0
         self._done_times: collections.deque[float] = collections.deque(maxlen=50)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="face worker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def is_alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
         min_interval = 1.0 / self.max_rate if self.max_rate else 0.0
-        while not self._stop.is_set():
+        while not self.stopping:
             frame = self.frames.take(timeout=0.2)
             if frame is None:
                 continue
-            started = pylsl.local_clock()
+            started = clock.now()
             self.process(frame)
-            rest = min_interval - (pylsl.local_clock() - started)
+            rest = min_interval - (clock.now() - started)
             if rest > 0:
-                self._stop.wait(rest)
+                self._sleep(rest)
 
     def process(self, frame: Frame) -> FaceSnapshot | None:
         """Analyze one frame, write its rows, update ``latest`` and the counters (also usable without the thread)."""
-        started = pylsl.local_clock()
+        started = clock.now()
         try:
             obs = self.analyzer.analyze(frame.image)
         except Exception as e:  # keep the worker alive; the dashboard shows the error
@@ -119,7 +107,7 @@ class FaceWorker:
         if obs is not None:
             self.face_buffer.write(obs.embedding[None].astype(np.float32), ts)
             self.expression_buffer.write(obs.expression[None].astype(np.float32), ts)
-        done = pylsl.local_clock()
+        done = clock.now()
         snapshot = _snapshot(frame, obs)
         with self._lock:
             self._processed += 1

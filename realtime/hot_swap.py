@@ -4,15 +4,14 @@ A bundle (``<name>.json`` manifest + the weights file it names, normally ``<name
 counts as complete only when both files exist and the manifest parses as JSON; until then it is
 *waiting* (shown in the status), and one still incomplete after ``settle_seconds`` is refused.
 A complete bundle is loaded and validated here, in the background (``load_predictor``: safetensors
-only, tensor names and shapes against the architecture; then ``check_streams`` against the live
-streams), run once on the current windows (a real forward pass that must give finite outputs),
-and only then handed to ``Pipeline.swap_predictor``, which takes effect between two windows. A
-bundle that fails any step is refused with the reason (status line, ``Pipeline.status().swap``,
-log) and the running model keeps going. A file that changes after it was judged is judged again;
-an unchanged manifest is parsed once, not at every poll. A pickled checkpoint (``.pt``, ``.pkl``...)
-dropped into the folder is never loaded: it is reported once as ignored, with the reason.
-Bundles already in the folder when watching starts are not swapped in (``--model DIR`` loads the
-newest of them at start).
+only, tensor names and shapes against the architecture), then judged by the one hot-swap policy
+(``realtime.swap_policy``: the live streams can feed it, a real forward pass on the current windows
+gives finite outputs) and swapped in, between two windows. A bundle that fails any step is refused
+with the reason (status line, ``Pipeline.status().swap``, log) and the running model keeps going.
+A file that changes after it was judged is judged again; an unchanged manifest is parsed once, not
+at every poll. A pickled checkpoint (``.pt``, ``.pkl``...) dropped into the folder is never loaded:
+it is reported once as ignored, with the reason. Bundles already in the folder when watching starts
+are not swapped in (``--model DIR`` loads the newest of them at start).
 """
 
 from __future__ import annotations
@@ -20,18 +19,17 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import math
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from models.bundle import PICKLE_REFUSAL, pickled_checkpoints
-from models.contracts import ModelOutput
-from models.live import Predictor, predictor_state
-from models.transforms import MissingModality
+from models.contracts import Predictor
+from models.live import predictor_state
+from models.manifest import named_weights_file
 from realtime.status import state_suffix
+from realtime.swap_policy import HotSwapPolicy, SwapTarget
+from realtime.worker import Worker
 
 log = logging.getLogger("emolive.hot_swap")
 
@@ -41,14 +39,6 @@ SETTLE_SECONDS = 10.0
 EVENT_HISTORY = 50
 
 Signature = tuple[int, int, int, int]  # manifest (mtime_ns, size), weights (mtime_ns, size); -1 when absent
-
-
-class SwapTarget(Protocol):
-    """What the watcher needs from the pipeline."""
-
-    def check_predictor(self, predictor: Predictor) -> str: ...
-    def try_predictor(self, predictor: Predictor) -> ModelOutput: ...
-    def swap_predictor(self, predictor: Predictor) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -84,8 +74,7 @@ def _weights_path(manifest: Path) -> tuple[Path | None, str]:
         data = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, f"manifest does not parse as JSON ({exc})"
-    weights = data.get("weights") if isinstance(data, dict) else None
-    name = weights.get("file") if isinstance(weights, dict) else None
+    name = named_weights_file(data)
     if name is None:
         return manifest.with_suffix(".safetensors"), ""
     if not isinstance(name, str) or Path(name).name != name:
@@ -93,19 +82,16 @@ def _weights_path(manifest: Path) -> tuple[Path | None, str]:
     return manifest.parent / name, ""
 
 
-def non_finite_outputs(predictor: Predictor, output: ModelOutput) -> str:
-    """Empty when a trial forward pass gave finite values for every target, else the reason to refuse it."""
-    bad = [t for t in predictor.spec.targets if not math.isfinite(getattr(output, t, 0.0))]
-    return f"its trial forward pass gave non-finite {', '.join(bad)}" if bad else ""
-
-
-class BundleWatcher:
+class BundleWatcher(Worker):
     """Polls ``folder`` every ``poll_seconds``; every new complete bundle is validated, tried, then swapped in."""
+
+    stop_timeout = 10.0
 
     def __init__(self, folder: str | Path, target: SwapTarget, device: str = "cpu",
                  poll_seconds: float = POLL_SECONDS, settle_seconds: float = SETTLE_SECONDS) -> None:
+        super().__init__("hot-swap")
         self.folder = Path(folder)
-        self.target = target
+        self.policy = HotSwapPolicy(target)
         self.device = device
         self.poll_seconds = poll_seconds
         self.settle_seconds = settle_seconds
@@ -114,8 +100,6 @@ class BundleWatcher:
         self._weights_of: dict[Path, tuple[tuple[int, int], Path | None, str]] = {}  # parsed once per manifest stat
         self._ignored: set[tuple[Path, tuple[int, int]]] = set()  # pickled checkpoints already reported
         self._pending: dict[Path, _Pending] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hot-swap", daemon=True)
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -130,15 +114,10 @@ class BundleWatcher:
         if self._judged:
             log.info("%d bundle(s) already in %s are not swapped in; watching for new ones", len(self._judged),
                      self.folder)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10.0)
+        super().start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
+        while not self._sleep(self.poll_seconds):
             try:
                 self.poll()
             except Exception as exc:  # the watcher must never take the app down
@@ -205,13 +184,13 @@ class BundleWatcher:
             signature = found[manifest]
             if self._judged.get(manifest) == signature:
                 continue
-            event = self._consider(manifest, signature)
-            if event is not None:
+            judged = self._consider(manifest, signature)
+            if judged is not None:
                 self._judged[manifest] = signature
                 self._pending.pop(manifest, None)
-                self.events.append(event)
-                (log.info if event.accepted else log.warning)("%s", event.message)
-                verdicts.append(event)
+                self.events.append(judged)
+                (log.info if judged.accepted else log.warning)("%s", judged.message)
+                verdicts.append(judged)
         return verdicts
 
     def _wait(self, manifest: Path, signature: Signature, reason: str,
@@ -244,23 +223,11 @@ class BundleWatcher:
                 predictor = load_predictor(str(manifest), self.device)
             except Exception as exc:  # BundleError, NotLive, a registry error...: all refusals with their reason
                 return self._refuse(manifest, str(exc))
-            problem = self.target.check_predictor(predictor)
-            if problem:
-                return self._refuse(manifest, problem, predictor.model_id)
-        try:
-            output = self.target.try_predictor(predictor)
-        except MissingModality as exc:
-            return self._wait(manifest, signature, f"cannot try {predictor.model_id} yet: {exc}", predictor)
-        except Exception as exc:
-            return self._refuse(manifest, f"its trial forward pass failed: {type(exc).__name__}: {exc}",
-                                predictor.model_id)
-        bad = non_finite_outputs(predictor, output)
-        if bad:
-            return self._refuse(manifest, bad, predictor.model_id)
-        try:
-            self.target.swap_predictor(predictor)
-        except ValueError as exc:  # IncompatibleStreams: the streams changed since the check
-            return self._refuse(manifest, str(exc), predictor.model_id)
+        verdict = self.policy.swap_in(predictor)
+        if verdict.retry:
+            return self._wait(manifest, signature, verdict.reason, predictor)
+        if not verdict.accepted:
+            return self._refuse(manifest, verdict.reason, predictor.model_id)
         return SwapEvent(time.time(), manifest.name, True, predictor.model_id,
                          f"swapped in {predictor.model_id}{state_suffix(predictor_state(predictor))} "
                          f"from {manifest.name}")

@@ -17,14 +17,15 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import pylsl
 
-from models.contracts import EEG, EXPRESSION, ModalityWindow, Window
+from models.contracts import EEG, EXPRESSION, ModalityWindow, Predictor, Window
 from models.eeg_features import THESIS_BANDS, band_powers
-from models.live import Predictor, predictor_state
+from models.live import predictor_state
 from models.transforms import MissingModality, get_transform
+from realtime import clock
 from realtime.live_stream import LiveStream
 from realtime.prediction import Prediction
+from realtime.worker import Worker
 
 #: Share by which a stream's true rate may fall short of its nominal one (amplifier clocks drift; BrainFlow's
 #: synthetic board delivers about 249 of its nominal 250 samples per second).
@@ -45,19 +46,20 @@ def _window_end(streams: dict[str, LiveStream], now: float) -> float:
     return max(fresh.values(), default=now)
 
 
-class InferenceWorker:
+class InferenceWorker(Worker):
     """Runs ``predictor`` every ``hop`` seconds on ``streams`` and hands each Prediction to ``publish``."""
+
+    stop_timeout = 10.0
 
     def __init__(self, streams: dict[str, LiveStream], predictor: Predictor | None, hop: float,
                  publish: Callable[[Prediction], None], model_problem: str = "") -> None:
+        super().__init__("inference")
         self.streams = streams
         self.hop = hop
         self._publish = publish
         self._predictor = predictor
         self._model_problem = model_problem
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self.ticks = 0
         self.late_ticks = 0  # hops that started late because the previous one overran
         self._next_step = time.monotonic()  # monotonic time the next step starts (0.0 while one runs)
@@ -68,13 +70,6 @@ class InferenceWorker:
             self._predictor = predictor
             self._model_problem = problem
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10.0)
-
     def until_next_step(self) -> float:
         """Seconds until the next step starts, 0 while one runs: the dashboard paints outside that time.
 
@@ -84,7 +79,7 @@ class InferenceWorker:
 
     def _run(self) -> None:
         next_tick = time.monotonic()
-        while not self._stop.is_set():
+        while not self.stopping:
             self._next_step = 0.0
             self.step()
             self.ticks += 1
@@ -94,7 +89,7 @@ class InferenceWorker:
                 self.late_ticks += 1
                 next_tick = time.monotonic()
             self._next_step = next_tick
-            if delay >= 0 and self._stop.wait(delay):
+            if delay >= 0 and self._sleep(delay):
                 break
 
     # -- one hop -------------------------------------------------------------------------
@@ -120,7 +115,7 @@ class InferenceWorker:
 
     def cut_windows(self, wanted: dict[str, float]) -> tuple[float, Window, dict[str, str]]:
         """The windows ending now (``t_end``) of ``{modality: seconds}``, and why the others cannot be used."""
-        now = pylsl.local_clock()
+        now = clock.now()
         t_end = _window_end(self.streams, now)
         windows: Window = {}
         problems: dict[str, str] = {}
@@ -135,7 +130,7 @@ class InferenceWorker:
 
     def _available(self, windows: Window, wanted: dict[str, float]) -> dict[str, bool]:
         """Per stream: a usable window was cut, or (for streams this model does not read) its data is fresh."""
-        now = pylsl.local_clock()
+        now = clock.now()
         return {m: m in windows or (m not in wanted and now - s.buffer.newest_time() <= s.stale_after)
                 for m, s in self.streams.items()}
 
@@ -186,7 +181,7 @@ class InferenceWorker:
             model_state=predictor_state(predictor),
             problems=problems,
         )
-        prediction.published = pylsl.local_clock()
+        prediction.published = clock.now()
         self._publish(prediction)
         return prediction
 
@@ -199,7 +194,7 @@ def _display_band_power(window: ModalityWindow | None) -> np.ndarray | None:
     win = min(n, round(DISPLAY_EEG_SECONDS * window.rate))
     bands = [b for b in THESIS_BANDS if b[1] <= window.rate / 2]
     try:
-        return band_powers(window.data, window.rate, np.array([n]), win / window.rate, 1.0, bands)[0]
+        return np.asarray(band_powers(window.data, window.rate, np.array([n]), win / window.rate, 1.0, bands)[0])
     except ValueError:
         return None
 

@@ -8,12 +8,29 @@ taking whichever answered first.
 
 from __future__ import annotations
 
-from realtime.sources.base import SourceError
+from typing import Protocol
+
+from realtime.errors import SourceError
 
 #: After a first match, how long to listen for a second one (an ambiguous selection is an error).
 AMBIGUITY_SECONDS = 1.0  # liblsl gathers answers for about 0.5 s
 #: Selection keys and the stream-info fields they match.
 SELECTION_KEYS = {"name": "name", "type": "type", "source_id": "source_id", "host": "hostname"}
+
+
+class StreamInfo(Protocol):
+    """What we read of a ``pylsl.StreamInfo`` (pylsl has no type information of its own)."""
+
+    def name(self) -> str: ...
+    def type(self) -> str: ...
+    def source_id(self) -> str: ...
+    def hostname(self) -> str: ...
+    def uid(self) -> str: ...
+    def channel_count(self) -> int: ...
+    def nominal_srate(self) -> float: ...
+    def channel_format(self) -> int: ...
+    def get_channel_labels(self) -> list[str] | None: ...
+    def as_xml(self) -> str: ...
 
 
 def parse_selection(text: str) -> dict[str, str]:
@@ -40,13 +57,13 @@ def describe(selection: dict[str, str]) -> str:
     return "LSL stream " + ", ".join(f"{k}={v!r}" for k, v in selection.items())
 
 
-def describe_info(info: object) -> str:
+def describe_info(info: StreamInfo) -> str:
     """The stream that was chosen, as the status shows it and a session file records it."""
-    return describe({"name": info.name(), "type": info.type(),  # type: ignore[attr-defined]
-                     "source_id": info.source_id(), "host": info.hostname()})  # type: ignore[attr-defined]
+    return describe({"name": info.name(), "type": info.type(), "source_id": info.source_id(),
+                     "host": info.hostname()})
 
 
-def resolve(selection: dict[str, str], timeout: float) -> list:
+def resolve(selection: dict[str, str], timeout: float) -> list[StreamInfo]:
     """Every stream matching ``selection``: the first answer within ``timeout``, then a short wait for a second."""
     import pylsl
 
@@ -57,7 +74,7 @@ def resolve(selection: dict[str, str], timeout: float) -> list:
     return list({i.uid(): i for i in infos}.values())
 
 
-def candidates(what: str, infos: list) -> str:
+def candidates(what: str, infos: list[StreamInfo]) -> str:
     """The error for a selection ``what`` that matched several streams, listing them."""
     listed = "; ".join(
         f"name={i.name()!r} type={i.type()!r} source_id={i.source_id()!r} host={i.hostname()!r}" for i in infos)

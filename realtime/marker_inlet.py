@@ -11,11 +11,11 @@ BLOCK``, ``rating BLOCK valence=V arousal=A``) make a recording usable as a cali
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
-from realtime.lsl_select import candidates, describe, describe_info, resolve, with_default_type
-from realtime.sources.base import SourceError
+from realtime.errors import SourceError
+from realtime.lsl_select import StreamInfo, candidates, describe, describe_info, resolve, with_default_type
+from realtime.worker import Worker
 
 #: Bounds on what a marker stream may declare (markers are events, not signals).
 MAX_MARKER_CHANNELS = 16
@@ -32,38 +32,36 @@ def marker_selection(spec: str) -> dict[str, str]:
     return with_default_type(parse_selection(rest), "Markers")
 
 
-class MarkerInlet:
-    """Reads the one marker stream matching ``selection`` in a thread; ``on_marker(time, text)`` for each marker."""
+class MarkerInlet(Worker):
+    """Reads the one marker stream matching ``selection`` in a thread; ``on_marker(time, text)`` for each marker.
+
+    ``problem`` says why no marker comes (none found yet, lost, the reader failed); empty while connected."""
 
     def __init__(self, selection: dict[str, str], on_marker: Callable[[float, str], None]) -> None:
+        super().__init__("marker inlet")
         self.selection = dict(selection)
         self.on_marker = on_marker
         self.description = describe(self.selection)
         self.received = 0
         self.connected = False
-        self.problem = f"looking for {self.description}"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="marker inlet", daemon=True)
+        self._problem = f"looking for {self.description}"
 
-    def start(self) -> None:
-        self._thread.start()
+    @property
+    def problem(self) -> str:
+        return self.error or self._problem
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5.0)
-
-    def _find(self) -> object | None:
+    def _find(self) -> StreamInfo | None:
         """The stream's info once exactly one stream matches; the reason in ``problem`` while not."""
         infos = resolve(self.selection, RESOLVE_SECONDS)
         if len(infos) > 1:
-            self.problem = candidates(self.description, infos)
+            self._problem = candidates(self.description, infos)
             return None
         if not infos:
             return None
         info = infos[0]
         if not 1 <= info.channel_count() <= MAX_MARKER_CHANNELS:
-            self.problem = (f"{describe_info(info)} declares {info.channel_count()} channels; markers have 1 to "
-                            f"{MAX_MARKER_CHANNELS}")
+            self._problem = (f"{describe_info(info)} declares {info.channel_count()} channels; markers have 1 to "
+                             f"{MAX_MARKER_CHANNELS}")
             return None
         return info
 
@@ -71,7 +69,7 @@ class MarkerInlet:
         import pylsl
 
         info = None
-        while info is None and not self._stop.is_set():
+        while info is None and not self.stopping:
             info = self._find()
         if info is None:
             return
@@ -80,16 +78,16 @@ class MarkerInlet:
             inlet.open_stream(timeout=5.0)
             if info.source_id():
                 self.selection["source_id"] = info.source_id()
-            self.description, self.connected, self.problem = describe_info(info), True, ""
-            while not self._stop.is_set():
+            self.description, self.connected, self._problem = describe_info(info), True, ""
+            while not self.stopping:
                 try:
                     sample, t = inlet.pull_sample(timeout=0.2)
                 except pylsl.LostError:
-                    self.connected, self.problem = False, f"{self.description} lost; looking for it again"
+                    self.connected, self._problem = False, f"{self.description} lost; looking for it again"
                     continue
                 if sample is None:
                     continue
-                self.connected, self.problem = True, ""
+                self.connected, self._problem = True, ""
                 self.received += 1
                 self.on_marker(float(t), ",".join(str(v) for v in sample))
         finally:

@@ -4,8 +4,9 @@
 benchmarks and the tests drive: ``start()``, ``stop()``, ``status()``, ``subscribe(callback)``
 (called from the inference thread with each Prediction), ``start_recording(path)`` /
 ``stop_recording()``, ``insert_marker(text)``, ``swap_predictor(predictor)`` (takes effect
-between two windows) and ``rollback()`` (back to the model before the last swap); with
-``weights_dir`` a ``realtime.hot_swap.BundleWatcher`` swaps in bundles dropped into that folder.
+between two windows) and ``rollback()`` (back to the model before the last swap); it is the
+target of the hot-swap policy (``realtime.swap_policy``), and with ``weights_dir`` a
+``realtime.hot_swap.BundleWatcher`` swaps in bundles dropped into that folder.
 Opening problems are clear errors before any thread starts, except the camera (reported; EEG
 keeps running) and a model the streams cannot feed (reported; streams are still acquired,
 recorded and shown).
@@ -14,77 +15,47 @@ recorded and shown).
 from __future__ import annotations
 
 import collections
-import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pylsl
-
-from models.contracts import EEG, EXPRESSION, EYE, FACE, ModelOutput
-from models.live import IncompatibleStreams, Predictor, predictor_state
+from models.contracts import EEG, EYE, IncompatibleStreams, ModelOutput, Predictor
+from models.live import predictor_state
 from models.transforms import MissingModality, get_transform
+from realtime import clock
 from realtime.inference_worker import InferenceWorker
 from realtime.live_stream import LiveStream
 from realtime.lsl_outlets import MarkerOutlet, PredictionOutlet
+from realtime.pipeline_config import PipelineConfig, torch_thread_count
 from realtime.prediction import Prediction
 from realtime.recorder import FrameRecording, Recorder, RecorderStatus
 from realtime.ring_buffer import RingBuffer
 from realtime.sources import EegSource, make_source
 from realtime.status import PipelineStatus, RateMeter, StreamStatus, percentiles
+from realtime.worker import Worker
+
+if TYPE_CHECKING:  # imported when used: OpenCV, the face models, the marker inlet and the watcher load on demand
+    from realtime.camera import Camera
+    from realtime.face_worker import FaceWorker
+    from realtime.hot_swap import BundleWatcher
+    from realtime.marker_inlet import MarkerInlet
+
+__all__ = ["Pipeline", "PipelineConfig"]  # the config is defined in realtime.pipeline_config
 
 #: Predictions kept for the freshness percentiles of the status (a minute at the default hop).
 FRESHNESS_HISTORY = 240
-#: Face / expression ring buffers: seconds held at the highest camera rate we expect.
-FACE_BUFFER_SECONDS = 120.0
-MAX_CAMERA_FPS = 60.0
-#: A face row older than this (s) means no face right now (camera stalled, face left the picture).
-FACE_STALE_SECONDS = 1.0
 #: Models kept for rollback after swaps.
 ROLLBACK_DEPTH = 5
-
-
 #: Markers (own and received) kept for the dashboard's traces.
 MARKER_HISTORY = 200
 
 
-@dataclass
-class PipelineConfig:
-    """What to run; mirrors the command line of ``app.py``."""
-
-    eeg: str | None = "brainflow:synthetic"  # see realtime.sources.SPEC_HELP; None: no EEG
-    eeg_stream: str | None = None  # LSL stream name for eeg="lsl" (default: the first stream of type EEG)
-    serial_port: str = ""
-    board_args: dict[str, str] = field(default_factory=dict)
-    camera: str = "none"  # "none", "demo", a device index, a video file or a URL
-    model: str = "face-prior"  # registered model name or checkpoint path
-    device: str = "auto"
-    hop: float = 0.25
-    app_name: str = "emolive"
-    replay_loop: bool = True
-    record: str | None = None  # session file recorded from the very first sample
-    record_frames: tuple[float, float] | None = None  # with record: camera frames too (scale, frames per second)
-    overwrite: bool = False  # with record: replace an existing session file (else FileExistsError)
-    publish_subject: bool = False  # calibration sessions publish and record the subject id, not its pseudonym
-    markers: str | None = None  # "lsl[:name=...,type=...]": a stimulus-marker stream, recorded and shown
-    eye: str | None = None  # "demo" | "lsl[:name=...,type=...]": an eye tracker, recorded as the "eye" stream
-    weights_dir: str | None = None  # folder watched for new checkpoint bundles (hot-swap)
-    torch_threads: int | None = None  # intra-op threads for the models; None: 1 on machines of <= 4 cores
-
-
-def torch_thread_count(requested: int | None) -> int:
-    """Intra-op threads for torch: the face worker and the inference worker share the CPU with acquisition.
-
-    On small machines one thread each keeps torch from starving the EEG and recorder threads
-    (measured on 2 cores: with torch's default of 2 threads a loaded machine ran the face
-    worker 20x slower); on larger ones half the cores.
-    """
-    if requested:
-        return requested
-    cores = os.cpu_count() or 1
-    return 1 if cores <= 4 else cores // 2
+def _source_stream(modality: str, source: EegSource) -> LiveStream:
+    """The live stream of an opened source."""
+    assert source.buffer is not None  # made by open()
+    return LiveStream(modality, source.buffer, source.channels, source.rate, stale_after=0.5)
 
 
 class Pipeline:
@@ -99,14 +70,14 @@ class Pipeline:
         self.streams: dict[str, LiveStream] = {}
         self.model_problem = ""
         self.camera_problem = ""
-        self.camera = None
-        self.face_worker = None
+        self.camera: Camera | None = None
+        self.face_worker: FaceWorker | None = None
         self.recorder: Recorder | None = None
         self.last_recording: RecorderStatus | None = None  # final status of the latest recording stopped
         self.prediction_outlet: PredictionOutlet | None = None
         self.marker_outlet: MarkerOutlet | None = None
         self._worker: InferenceWorker | None = None
-        self.watcher = None  # realtime.hot_swap.BundleWatcher when config.weights_dir is set
+        self.watcher: BundleWatcher | None = None  # when config.weights_dir is set
         self._previous: list[Predictor] = []  # models swapped out, newest last (for rollback)
         self._swap_lock = threading.Lock()
         self._subscribers: list[Callable[[Prediction], None]] = []
@@ -114,7 +85,7 @@ class Pipeline:
         self._latest: Prediction | None = None
         self._n_predictions = 0
         self._n_markers = 0
-        self.marker_inlet = None  # realtime.marker_inlet.MarkerInlet when config.markers is set
+        self.marker_inlet: MarkerInlet | None = None  # when config.markers is set
         self.recent_markers: collections.deque[tuple[float, str, bool]] = collections.deque(maxlen=MARKER_HISTORY)
         self._freshness: dict[str, collections.deque[float]] = {}
         self._meters: dict[str, RateMeter] = collections.defaultdict(RateMeter)
@@ -123,8 +94,14 @@ class Pipeline:
 
     # -- attributes the dashboard reads --------------------------------------------------
     @property
-    def buffers(self) -> dict:
+    def buffers(self) -> dict[str, RingBuffer]:
         return {m: s.buffer for m, s in self.streams.items()}
+
+    def workers(self) -> list[Worker]:
+        """Every background thread started by this pipeline (the recorder owns its frame sampler)."""
+        held = (self.source, self.eye_source, self.camera, self.face_worker, self._worker, self.recorder,
+                self.marker_inlet, self.watcher)
+        return [w for w in held if w is not None and w.started]
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -147,20 +124,18 @@ class Pipeline:
 
                 self.predictor = load_predictor(c.model, c.device)
             if self.source is not None:
-                self.streams[EEG] = LiveStream(EEG, self.source.buffer, self.source.channels, self.source.rate,
-                                               stale_after=0.5)
+                self.streams[EEG] = _source_stream(EEG, self.source)
             if c.eye:
                 from realtime.sources.eye import make_eye_source
 
                 self.eye_source = make_eye_source(c.eye)
                 self.eye_source.open()
-                self.streams[EYE] = LiveStream(EYE, self.eye_source.buffer, self.eye_source.channels,
-                                               self.eye_source.rate, stale_after=0.5)
+                self.streams[EYE] = _source_stream(EYE, self.eye_source)
             self._open_camera()
             if c.record and c.record_frames is not None and self.camera is None:
                 raise ValueError("recording frames needs a camera: "
                                  f"{self.camera_problem or 'none was given (--cam none)'}")
-            self.model_problem = self._check(self.predictor)
+            self.model_problem = self.check_predictor(self.predictor)
             self.prediction_outlet = PredictionOutlet(c.app_name, tuple(self.streams))
             self.marker_outlet = MarkerOutlet(c.app_name)
         except BaseException:
@@ -183,9 +158,10 @@ class Pipeline:
         if c.weights_dir:
             from realtime.hot_swap import BundleWatcher
 
-            self.watcher = BundleWatcher(c.weights_dir, self, self.predictor.device if self.predictor else "cpu")
+            self.watcher = watcher = BundleWatcher(c.weights_dir, self,
+                                                   self.predictor.device if self.predictor else "cpu")
             try:
-                self.watcher.start()
+                watcher.start()
             except BaseException:
                 self.stop()
                 raise
@@ -218,39 +194,23 @@ class Pipeline:
         """Camera + face worker into FACE / EXPRESSION buffers; a camera that cannot open is reported, not fatal."""
         if self.config.camera in ("", "none"):
             return
-        from models.face_backbones import FER_CLASSES, BackboneUnavailable
-        from models.face_features import FaceAnalyzer
-        from realtime.camera import Camera, CameraError, parse_camera_spec
-        from realtime.face_worker import FaceWorker
+        from models.face_backbones import BackboneUnavailable
+        from realtime.camera import CameraError
+        from realtime.face_path import open_face_path
 
         try:
-            camera = Camera(parse_camera_spec(self.config.camera))
-            camera.start()
-        except CameraError as exc:
+            path = open_face_path(self.config.camera, self.predictor)
+        except (CameraError, BackboneUnavailable) as exc:
             self.camera_problem = str(exc)
             return
-        self.camera = camera
-        face_input = self.predictor.spec.inputs.get(FACE) if self.predictor is not None else None
-        backbone = "resnet50" if face_input is not None and face_input.feature_dim == 2048 else "fer"
-        device = self.predictor.device if self.predictor is not None else "cpu"
-        try:
-            analyzer = FaceAnalyzer(backbone=backbone, device=device)
-        except BackboneUnavailable as exc:
-            camera.stop()
-            self.camera, self.camera_problem = None, str(exc)
-            return
-        capacity = int(FACE_BUFFER_SECONDS * MAX_CAMERA_FPS)
-        face = RingBuffer(analyzer.embedding_dim, capacity)
-        expression = RingBuffer(len(FER_CLASSES), capacity)
-        self.face_worker = FaceWorker(camera.frames, analyzer, face, expression)
-        names = tuple(f"{backbone}{i}" for i in range(analyzer.embedding_dim))
-        self.streams[FACE] = LiveStream(FACE, face, names, 0.0, stale_after=FACE_STALE_SECONDS)
-        self.streams[EXPRESSION] = LiveStream(EXPRESSION, expression, FER_CLASSES, 0.0,
-                                              stale_after=FACE_STALE_SECONDS)
+        if path is not None:
+            self.camera, self.face_worker = path.camera, path.worker
+            self.streams.update(path.streams)
 
     # -- models --------------------------------------------------------------------------
-    def _check(self, predictor: Predictor | None) -> str:
-        """Empty if the live streams can feed ``predictor``, else what is wrong (names the missing channels)."""
+    def check_predictor(self, predictor: Predictor | None) -> str:
+        """Empty if the live streams can feed ``predictor``, else what is wrong (names the missing channels);
+        nothing is changed."""
         if predictor is None:
             return "no model"
         try:
@@ -258,10 +218,6 @@ class Pipeline:
         except IncompatibleStreams as exc:
             return str(exc)
         return ""
-
-    def check_predictor(self, predictor: Predictor) -> str:
-        """Empty if the live streams can feed ``predictor``, else what is missing (nothing is changed)."""
-        return self._check(predictor)
 
     def try_predictor(self, predictor: Predictor) -> ModelOutput:
         """One forward pass of ``predictor`` on the current windows, not published (hot-swap's trial run).
@@ -279,7 +235,7 @@ class Pipeline:
     def swap_predictor(self, predictor: Predictor) -> None:
         """Use ``predictor`` from the next window on; raises IncompatibleStreams (old model kept) if it cannot run."""
         with self._swap_lock:
-            problem = self._check(predictor)
+            problem = self.check_predictor(predictor)
             if problem:
                 raise IncompatibleStreams(problem)
             if self.predictor is not None and self.predictor is not predictor:
@@ -294,7 +250,7 @@ class Pipeline:
             if not self._previous:
                 raise RuntimeError("no previous model to roll back to")
             previous = self._previous[-1]
-            problem = self._check(previous)
+            problem = self.check_predictor(previous)
             if problem:
                 raise IncompatibleStreams(f"cannot roll back to {previous.model_id}: {problem}")
             self._previous = self._previous[:-1]
@@ -331,7 +287,7 @@ class Pipeline:
         for callback in self._subscribers:
             callback(p)
 
-    def start_recording(self, path: str | Path, attrs: dict[str, str] | None = None,
+    def start_recording(self, path: str | Path, attrs: dict[str, object] | None = None,
                         tables: dict[str, dict[str, str]] | None = None,
                         frames: tuple[float, float] | None = None, overwrite: bool = False) -> Path:
         """Record every stream from now on, with predictions and markers, to the session file ``path``.
@@ -346,6 +302,7 @@ class Pipeline:
             if self.camera is None:
                 raise RuntimeError("recording frames needs a camera: "
                                    f"{self.camera_problem or 'none was given (--cam none)'}")
+            assert self.camera.frame_size is not None  # known once the camera is open
             frame_recording = FrameRecording(self.camera.frames, self.camera.frame_size, *frames)
         attrs = {"app": self.config.app_name, "eeg_source": self.source.description if self.source else "none",
                  "eye_source": self.eye_source.description if self.eye_source else "none",
@@ -367,7 +324,7 @@ class Pipeline:
 
     def insert_marker(self, text: str) -> float:
         """Send ``text`` on the marker outlet and into the recording; returns its LSL time."""
-        t = pylsl.local_clock()
+        t = clock.now()
         if self.marker_outlet is not None:
             self.marker_outlet.push(text, t)
         if self.recorder is not None:
@@ -383,6 +340,11 @@ class Pipeline:
         self.recent_markers.append((t, text, True))
 
     # -- status --------------------------------------------------------------------------
+    def _camera_problem(self) -> str:
+        """Why there are no faces: the camera did not open, ended or was lost, or the face worker failed."""
+        errors = [w.error for w in (self.camera, self.face_worker) if w is not None and w.error]
+        return self.camera_problem or (errors[0] if errors else "")
+
     def status(self) -> PipelineStatus:
         streams = {}
         for m, s in self.streams.items():
@@ -406,10 +368,10 @@ class Pipeline:
             freshness={m: percentiles(list(d)) for m, d in self._freshness.items()},
             model_id=self.predictor.model_id if self.predictor is not None else "none",
             trained=bool(self.predictor.trained) if self.predictor is not None else False,
-            model_problem=self.model_problem,
+            model_problem=self.model_problem or (self._worker.error or "" if self._worker is not None else ""),
             latest=p,
             face_fps=face.fps if face is not None else float("nan"),
-            camera_problem=self.camera_problem or (self.camera.error or "" if self.camera is not None else ""),
+            camera_problem=self._camera_problem(),
             recorder=self.recorder.status() if self.recorder is not None else None,
             markers=self._n_markers,
             marker_stream=(self.marker_inlet.problem or f"from {self.marker_inlet.description}")
@@ -419,4 +381,5 @@ class Pipeline:
             swap=self.watcher.summary() if self.watcher is not None else "",
             previous_model_id=self._previous[-1].model_id if self._previous else "",
             model_state=predictor_state(self.predictor),
+            workers=tuple(w.stats() for w in self.workers()),
         )

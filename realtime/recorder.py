@@ -26,7 +26,6 @@ import collections
 import os
 import resource
 import shutil
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +36,8 @@ import numpy as np
 
 from realtime.live_stream import LiveStream
 from realtime.prediction import Prediction
-from realtime.session_file import FORMAT, FRAMES_GROUP, PREDICTION_FIELDS, TABLES_GROUP, VERSION, XDF_SUFFIX
+from realtime.session_layout import FORMAT, FRAMES_GROUP, PREDICTION_FIELDS, TABLES_GROUP, VERSION, XDF_SUFFIX
+from realtime.worker import Worker
 from realtime.xdf_session import XdfSessionWriter
 
 if TYPE_CHECKING:
@@ -72,7 +72,8 @@ class FrameRecording:
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) of the recorded frames."""
-        return tuple(max(1, round(n * self.scale)) for n in self.frame_size)
+        width, height = self.frame_size
+        return max(1, round(width * self.scale)), max(1, round(height * self.scale))
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def _appendable(group: h5py.Group, name: str, shape: tuple[int, ...], dtype: obj
                                 chunks=(chunk_rows, *shape))
 
 
-def _append(ds: h5py.Dataset, rows: np.ndarray | list) -> None:
+def _append(ds: h5py.Dataset, rows: np.ndarray | list[str]) -> None:
     n = len(rows)
     if n:
         ds.resize(ds.shape[0] + n, axis=0)
@@ -103,16 +104,46 @@ def existing_session_message(path: str | Path) -> str:
     return f"session file {path} exists; refusing to overwrite it (give --overwrite to replace it)"
 
 
-class Recorder:
-    """Writes ``streams`` (read from their ring buffers from ``start()`` on), predictions and markers to ``path``
-    (HDF5, or XDF for a ``.xdf`` path)."""
+class FrameSampler(Worker):
+    """Every 1 / fps s, queues the camera's newest frame (downscaled) in ``sampled`` unless it was queued already;
+    a full queue (the writer cannot keep up) drops the frame and counts an overrun."""
 
-    def __init__(self, path: str | Path, streams: list[LiveStream], attrs: dict[str, str] | None = None,
+    stop_timeout = 10.0
+
+    def __init__(self, recording: FrameRecording) -> None:
+        super().__init__("frame sampler")
+        self.recording = recording
+        self.sampled: collections.deque[tuple[np.ndarray, float, int]] = collections.deque()
+        self.overruns = 0
+
+    def _run(self) -> None:
+        rec = self.recording
+        last = -1
+        while not self._sleep(1.0 / rec.fps):
+            frame = rec.frames.peek()
+            if frame is None or frame.index == last:
+                continue
+            last = frame.index
+            if len(self.sampled) >= FRAME_QUEUE_LIMIT:
+                self.overruns += 1
+                continue
+            image = cv2.resize(frame.image, rec.size, interpolation=cv2.INTER_AREA)
+            self.sampled.append((image, frame.timestamp, frame.index))
+
+
+class Recorder(Worker):
+    """Writes ``streams`` (read from their ring buffers from ``start()`` on), predictions and markers to ``path``
+    (HDF5, or XDF for a ``.xdf`` path) from its writer thread; ``error`` says why recording stopped early."""
+
+    stop_timeout = 10.0
+
+    def __init__(self, path: str | Path, streams: list[LiveStream], attrs: dict[str, object] | None = None,
                  tables: dict[str, dict[str, str]] | None = None, frames: FrameRecording | None = None,
                  overwrite: bool = False) -> None:
         """``tables``: {table: {column: "float" | "text"}}, created now (SWMR files cannot grow new datasets);
         ``frames``: record camera frames too (``/frames``, HDF5 only); an existing ``path`` is FileExistsError
         unless ``overwrite``."""
+        super().__init__("recorder")
         self.path = Path(path)
         self.streams = streams
         if self.path.exists() and not overwrite:
@@ -127,7 +158,6 @@ class Recorder:
             raise ValueError(f"cannot record camera frames to {self.path}: frames are recorded to HDF5 only")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._modalities = tuple(s.modality for s in streams)
-        self._frames = frames
         self._file: h5py.File | XdfSessionWriter = (
             XdfSessionWriter(self.path, streams, attrs or {}, self._tables, overwrite) if xdf
             else self._create_hdf5(attrs or {}, frames, overwrite))
@@ -136,17 +166,13 @@ class Recorder:
         self._predictions: collections.deque[Prediction] = collections.deque()
         self._markers: collections.deque[tuple[float, str]] = collections.deque()
         self._rows: collections.deque[tuple[str, dict[str, float | str]]] = collections.deque()
-        self._sampled: collections.deque[tuple[np.ndarray, float, int]] = collections.deque()
+        self._sampler = FrameSampler(frames) if frames is not None else None
         self._n_predictions = 0
         self._lost = 0
         self._overruns = 0
-        self._error = ""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
-        self._sampler = threading.Thread(target=self._sample_frames, name="frame sampler", daemon=True)
 
-    def _create_hdf5(self, attrs: dict[str, str], frames: FrameRecording | None, overwrite: bool) -> h5py.File:
-        """The HDF5 session file with every dataset created, in SWMR mode (layout: realtime.session_file)."""
+    def _create_hdf5(self, attrs: dict[str, object], frames: FrameRecording | None, overwrite: bool) -> h5py.File:
+        """The HDF5 session file with every dataset created, in SWMR mode (layout: realtime.session_layout)."""
         f = h5py.File(self.path, "w" if overwrite else "w-", libver="latest")
         f.attrs.update({"format": FORMAT, "version": VERSION, **attrs})
         for s in self.streams:
@@ -184,7 +210,7 @@ class Recorder:
 
     # -- producers (any thread) ----------------------------------------------------------
     def add_prediction(self, prediction: Prediction) -> None:
-        if self._error:  # recording has stopped: nothing more is queued
+        if self.error:  # recording has stopped: nothing more is queued
             return
         if len(self._predictions) >= QUEUE_LIMIT:
             self._overruns += 1
@@ -193,7 +219,7 @@ class Recorder:
         self._predictions.append(prediction)
 
     def add_marker(self, time_: float, text: str) -> None:
-        if not self._error:
+        if not self.error:
             self._markers.append((time_, text))
 
     def add_row(self, table: str, row: dict[str, float | str]) -> None:
@@ -207,37 +233,23 @@ class Recorder:
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
-        self._thread.start()
-        if self._frames is not None:
+        """Start the writer thread, and the frame sampler when frames are recorded."""
+        super().start()
+        if self._sampler is not None:
             self._sampler.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> bool:
         """Write everything still buffered, then close the file."""
-        self._stop.set()
-        if self._sampler.is_alive():
-            self._sampler.join(timeout=10.0)
-        self._thread.join(timeout=10.0)
+        sampler_stopped = self._sampler is None or self._sampler.stop(timeout)
+        stopped = super().stop(timeout)
         self._file.close()  # once: closing a closed file does nothing
+        return stopped and sampler_stopped
 
     def status(self) -> RecorderStatus:
-        return RecorderStatus(str(self.path), dict(self._written), self._n_predictions, self._lost, self._overruns,
-                              self._error)
-
-    # -- frame sampler thread ------------------------------------------------------------
-    def _sample_frames(self) -> None:
-        """Every 1 / fps s, queue the camera's newest frame (downscaled) unless it was queued already."""
-        rec = self._frames
-        last = -1
-        while not self._stop.wait(1.0 / rec.fps):
-            frame = rec.frames.peek()
-            if frame is None or frame.index == last:
-                continue
-            last = frame.index
-            if len(self._sampled) >= FRAME_QUEUE_LIMIT:
-                self._overruns += 1
-                continue
-            image = cv2.resize(frame.image, rec.size, interpolation=cv2.INTER_AREA)
-            self._sampled.append((image, frame.timestamp, frame.index))
+        sampler = self._sampler
+        overruns = self._overruns + (sampler.overruns if sampler is not None else 0)
+        error = self.error or (sampler.error if sampler is not None else None) or ""
+        return RecorderStatus(str(self.path), dict(self._written), self._n_predictions, self._lost, overruns, error)
 
     # -- writer thread -------------------------------------------------------------------
     def _room(self) -> int:
@@ -250,27 +262,29 @@ class Recorder:
 
     def _run(self) -> None:
         growth, flushes = 0, 0  # the largest growth of one flush, after the first (which allocates the layout)
-        try:
-            while not self._stop.wait(FLUSH_SECONDS):
-                before = os.path.getsize(self.path)
-                needed = max(MIN_ROOM_BYTES, 4 * growth)
-                if (room := self._room()) < needed:
-                    self._error = (f"recording to {self.path} stopped: {room / 2**20:.1f} MiB of room left for the "
-                                   f"file (disk space or file-size limit), {needed / 2**20:.1f} MiB needed; what was "
-                                   "recorded until now is kept")
-                    return
-                self._write_pending()
-                flushes += 1
-                if flushes > 1:
-                    growth = max(growth, os.path.getsize(self.path) - before)
+        while not self._sleep(FLUSH_SECONDS):
+            before = os.path.getsize(self.path)
+            needed = max(MIN_ROOM_BYTES, 4 * growth)
+            if (room := self._room()) < needed:
+                self.error = (f"recording to {self.path} stopped: {room / 2**20:.1f} MiB of room left for the "
+                              f"file (disk space or file-size limit), {needed / 2**20:.1f} MiB needed; what was "
+                              "recorded until now is kept")
+                return
             self._write_pending()
-        except Exception as exc:  # a write failed, the file was removed...: reported, the app keeps running
-            self._error = f"recording to {self.path} stopped: {' '.join(str(exc).split())[:300]}"
-        finally:
-            try:
-                self._file.close()
-            except Exception as exc:  # closing flushes, and may fail the same way
-                self._error = self._error or f"recording to {self.path} stopped: {exc}"
+            flushes += 1
+            if flushes > 1:
+                growth = max(growth, os.path.getsize(self.path) - before)
+        self._write_pending()
+
+    def _error_message(self, exc: Exception) -> str:
+        """A write failed, the file was removed...: reported, the app keeps running."""
+        return f"recording to {self.path} stopped: {' '.join(str(exc).split())[:300]}"
+
+    def _finish(self) -> None:
+        try:
+            self._file.close()
+        except Exception as exc:  # closing flushes, and may fail the same way
+            self.error = self.error or f"recording to {self.path} stopped: {exc}"
 
     def _write_pending(self) -> None:
         samples = {}
@@ -288,14 +302,13 @@ class Recorder:
         if isinstance(self._file, XdfSessionWriter):
             self._file.write(samples, preds, markers, rows)
         else:
-            self._write_hdf5(samples, preds, markers, rows)
+            self._write_hdf5(self._file, samples, preds, markers, rows)
         for modality, (data, _) in samples.items():
             self._written[modality] += len(data)
         self._n_predictions += len(preds)
 
-    def _write_hdf5(self, samples: dict[str, tuple[np.ndarray, np.ndarray]], preds: list[Prediction],
+    def _write_hdf5(self, f: h5py.File, samples: dict[str, tuple[np.ndarray, np.ndarray]], preds: list[Prediction],
                     markers: list[tuple[float, str]], rows: list[tuple[str, dict[str, float | str]]]) -> None:
-        f = self._file
         for modality, (data, ts) in samples.items():
             _append(f[modality]["data"], data)
             _append(f[modality]["timestamps"], ts)
@@ -314,7 +327,8 @@ class Recorder:
         for table, row in rows:
             for column, value in row.items():
                 _append(f[TABLES_GROUP][table][column], [value] if isinstance(value, str) else np.array([value]))
-        sampled = [self._sampled.popleft() for _ in range(len(self._sampled))]
+        queue = self._sampler.sampled if self._sampler is not None else None
+        sampled = [queue.popleft() for _ in range(len(queue))] if queue else []
         if sampled:
             g = f[FRAMES_GROUP]
             _append(g["data"], np.stack([image for image, _, _ in sampled]))

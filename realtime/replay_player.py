@@ -57,16 +57,18 @@ def play(data: np.ndarray, channels: tuple[str, ...], rate: float, name: str, so
     """Push ``data`` to an LSL outlet at ``rate``; returns the number of samples pushed."""
     import pylsl
 
+    from realtime import clock
+
     info = pylsl.StreamInfo(name, "EEG", len(channels), rate, pylsl.cf_float32, source_id)
     info.set_channel_labels(list(channels))
     info.set_channel_units("microvolts")
     outlet = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=360)
     print("ready", flush=True)
-    t0 = pylsl.local_clock()
+    t0 = clock.now()
     sent = 0
     n = len(data)
     while loop or sent < n:
-        due = int((pylsl.local_clock() - t0) * rate) + 1
+        due = int((clock.now() - t0) * rate) + 1
         if not loop:
             due = min(due, n)
         if due > sent:

@@ -1,62 +1,16 @@
-"""The session file (HDF5, or XDF for a ``.xdf`` path): its layout, and a reader used by replay, tests and analysis.
+"""Reading a session file (HDF5, or XDF for a ``.xdf`` path) whole, for replay, tests and analysis.
 
-Layout (every dataset resizable along its first axis, appended while recording):
-- ``/<stream>/data`` (n, channels) and ``/<stream>/timestamps`` (n,) on the LSL clock, for each
-  recorded stream (``eeg``, ``face``, ``expression``); attributes ``channels`` and ``rate``
-  (0 for irregular streams such as camera frames) on the group.
-- ``/predictions/<field>``: one row per Prediction (fields in ``PREDICTION_FIELDS`` plus
-  ``model_id``, ``trained``, ``model_state`` and ``available_<modality>``). ``trained`` is True only
-  for a network whose weights were fitted to labelled data; ``model_state`` says what the output is
-  worth: "trained", "untrained", "uncalibrated prior" (a fixed map such as the face prior, never
-  scored on rated data) or "calibrated" (``models.live``). ``model_state`` was added later within
-  version 1: files written before it lack the dataset, where ``trained`` alone was recorded (and
-  was True for the face prior).
-- ``/markers/time`` and ``/markers/text``.
-- ``/tables/<table>/<column>``: optional event tables declared when recording starts (e.g. the
-  calibration session's ``blocks`` and ``ratings``), one row per event.
-- ``/frames/data`` (n, height, width, 3) uint8 BGR, ``/frames/timestamps`` (capture time, LSL clock)
-  and ``/frames/index`` (the camera's frame counter): optional downscaled camera frames; attributes
-  ``scale``, ``fps_limit``, ``camera_size`` (width, height) and ``color``. Not a stream: ``read_session``
-  leaves them on disk (open them with h5py).
-The file is written with libver="latest" in SWMR mode, so it can be read while recording.
-The same data in XDF, and how XDF files are read: ``realtime.xdf_session``.
+Its layout, and the ``Session`` it is read into: ``realtime.session_layout``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-FORMAT = "emolive-session"
-VERSION = 1
-#: Scalar prediction fields stored as float64 datasets.
-PREDICTION_FIELDS = ("time", "published", "valence", "arousal", "face_valence", "face_arousal")
-TABLES_GROUP = "tables"
-FRAMES_GROUP = "frames"
-#: Paths ending so are recorded and read as XDF; every other path is HDF5.
-XDF_SUFFIX = ".xdf"
-
-
-@dataclass
-class RecordedStream:
-    data: np.ndarray
-    timestamps: np.ndarray
-    channels: tuple[str, ...]
-    rate: float
-
-
-@dataclass
-class Session:
-    """Everything a session file holds, in memory."""
-
-    streams: dict[str, RecordedStream]
-    predictions: dict[str, np.ndarray]
-    markers: list[tuple[float, str]] = field(default_factory=list)
-    attrs: dict[str, object] = field(default_factory=dict)
-    tables: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+from realtime.session_layout import FORMAT, FRAMES_GROUP, TABLES_GROUP, XDF_SUFFIX, RecordedStream, Session
 
 
 def _text(values: np.ndarray) -> np.ndarray:
@@ -66,7 +20,7 @@ def _text(values: np.ndarray) -> np.ndarray:
 def is_session_file(path: str | Path) -> bool:
     try:
         with h5py.File(path, "r") as f:
-            return f.attrs.get("format") == FORMAT
+            return bool(f.attrs.get("format") == FORMAT)
     except OSError:
         return False
 
@@ -80,7 +34,7 @@ def read_session(path: str | Path) -> Session:
     if not path.exists():
         raise FileNotFoundError(f"session file {path} does not exist")
     if path.suffix.lower() == XDF_SUFFIX:
-        from realtime.xdf_session import read_xdf_session  # imports this module
+        from realtime.xdf_session import read_xdf_session  # pyxdf and the LSL clock load only for XDF files
 
         return read_xdf_session(path)
     try:

@@ -12,6 +12,7 @@ import numpy as np
 from models.live import TRAINED, state_or_trained
 from realtime.prediction import Prediction
 from realtime.recorder import RecorderStatus
+from realtime.worker import WorkerStats
 
 
 class RateMeter:
@@ -63,7 +64,7 @@ class PipelineStatus:
     streams: dict[str, StreamStatus]
     predictions: int
     prediction_rate: float
-    freshness: dict[str, tuple[float, float, float]]  # modality -> p50, p95, p99 of published - newest sample (s)
+    freshness: dict[str, tuple[float, ...]]  # modality -> p50, p95, p99 of published - newest sample (s)
     model_id: str
     trained: bool
     model_problem: str
@@ -78,6 +79,7 @@ class PipelineStatus:
     swap: str = ""  # hot-swap: the latest verdict on a dropped-in bundle and what is waiting (realtime.hot_swap)
     previous_model_id: str = ""  # what Pipeline.rollback() would bring back; empty when nothing
     model_state: str = ""  # trained | untrained | uncalibrated prior | calibrated (models.live); empty: from trained
+    workers: tuple[WorkerStats, ...] = ()  # every background thread: name, alive, uptime, error
 
     @property
     def state(self) -> str:

@@ -29,14 +29,15 @@ import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyxdf
-from pylsl import local_clock
 
+from realtime import clock
 from realtime.live_stream import LiveStream
 from realtime.prediction import Prediction
-from realtime.session_file import FORMAT, PREDICTION_FIELDS, VERSION, RecordedStream, Session
+from realtime.session_layout import FORMAT, PREDICTION_FIELDS, VERSION, RecordedStream, Session
 from realtime.xdf_writer import XdfWriter, text_element
 
 #: XDF stream type of each live stream (LSL's content types where one exists).
@@ -119,7 +120,7 @@ class XdfSessionWriter:
         self._xdf.write_samples(self._markers, [[text] for _, text in markers], [t for t, _ in markers])
         for table, row in rows:
             stream, columns = self._tables[table]
-            self._xdf.write_samples(stream, [[_cell(row[c], k) for c, k in columns.items()]], [local_clock()])
+            self._xdf.write_samples(stream, [[_cell(row[c], k) for c, k in columns.items()]], [clock.now()])
 
     def close(self) -> None:
         """Write the stream footers and close the file (once)."""
@@ -127,6 +128,11 @@ class XdfSessionWriter:
 
 
 # -- reading -----------------------------------------------------------------------------
+#: One stream as pyxdf loads it: "info" (its header as XML dicts, {tag: [element, ...]}), "time_series",
+#: "time_stamps", ...
+XdfStream = dict[str, Any]
+
+
 def _node(tree: object, *path: str) -> object:
     """The first element at ``path`` in pyxdf's XML dicts ({tag: [element, ...]}); None where absent."""
     for tag in path:
@@ -141,12 +147,12 @@ def _text(tree: object, *path: str) -> str:
     return node if isinstance(node, str) else ""
 
 
-def _channels(stream: dict) -> list[Mapping]:
+def _channels(stream: XdfStream) -> list[Mapping[str, Any]]:
     listed = _node(stream["info"], "desc", "channels")
     return list(listed.get("channel", [])) if isinstance(listed, Mapping) else []
 
 
-def _labels(stream: dict) -> tuple[str, ...]:
+def _labels(stream: XdfStream) -> tuple[str, ...]:
     """Channel labels from desc/channels/channel/label; positional names (as for LSL) where there are none."""
     n = int(_text(stream["info"], "channel_count"))
     labels = [_text(c, "label") for c in _channels(stream)]
@@ -155,7 +161,7 @@ def _labels(stream: dict) -> tuple[str, ...]:
     return tuple(labels)
 
 
-def _recorded(stream: dict) -> RecordedStream:
+def _recorded(stream: XdfStream) -> RecordedStream:
     n = int(_text(stream["info"], "channel_count"))
     return RecordedStream(data=np.asarray(stream["time_series"], dtype=np.float32).reshape(-1, n),
                           timestamps=np.asarray(stream["time_stamps"], dtype=np.float64),
@@ -184,7 +190,7 @@ def _whole_chunks_end(f: io.BufferedReader, size: int) -> int:
     return size
 
 
-def _load(path: Path) -> tuple[list[dict], dict]:
+def _load(path: Path) -> tuple[list[XdfStream], dict[str, Any]]:
     """pyxdf's streams and file header, from the whole chunks of ``path``; ValueError naming it if unreadable."""
     with path.open("rb") as f:
         if f.read(4) != b"XDF:":
@@ -206,7 +212,7 @@ def _load(path: Path) -> tuple[list[dict], dict]:
     return streams, header
 
 
-def _foreign(path: Path, streams: list[dict]) -> Session:
+def _foreign(path: Path, streams: list[XdfStream]) -> Session:
     """A file recorded from other applications' streams: its first EEG stream, and its markers."""
     eeg = [s for s in streams if _text(s["info"], "type").lower() == "eeg" and _text(s["info"], "channel_format")
            != "string"]
@@ -220,7 +226,7 @@ def _foreign(path: Path, streams: list[dict]) -> Session:
     return Session({"eeg": _recorded(eeg[0])}, {}, markers)
 
 
-def _only(path: Path, by_role: Mapping[str, list[dict]], role: str) -> dict:
+def _only(path: Path, by_role: Mapping[str, list[XdfStream]], role: str) -> XdfStream:
     """The one stream of ``role`` in one of our files."""
     found = by_role.get(role, [])
     if len(found) != 1:
@@ -232,12 +238,12 @@ def read_xdf_session(path: Path) -> Session:
     """Read an XDF file (ours or LabRecorder's) into a Session; ValueError naming the file when it cannot be."""
     streams, header = _load(path)
     ours = _node(header.get("info"), "emolive")
-    if ours is None:
+    if not isinstance(ours, Mapping):
         return _foreign(path, streams)
     attrs: dict[str, object] = {"format": _text(ours, "format"), "version": int(_text(ours, "version"))}
     for attr in ours.get("attr", []):
         attrs[_text(attr, "name")] = ATTR_KINDS[_text(attr, "kind")](_text(attr, "value"))
-    by_role: dict[str, list[dict]] = {}
+    by_role: dict[str, list[XdfStream]] = {}
     for s in streams:
         by_role.setdefault(_text(s["info"], "desc", "emolive", "role"), []).append(s)
     recorded = {_text(s["info"], "desc", "emolive", "modality"): _recorded(s) for s in by_role.get("stream", [])}

@@ -18,7 +18,8 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from pylsl import local_clock
+
+from realtime import clock
 
 FILE_HEADER, STREAM_HEADER, SAMPLES, CLOCK_OFFSET, BOUNDARY, STREAM_FOOTER = 1, 2, 3, 4, 5, 6
 #: Little-endian value type of each numeric channel format; "string" values are length-prefixed UTF-8.
@@ -43,7 +44,8 @@ def _chunk(tag: int, content: bytes) -> bytes:
 
 
 def _xml(root: ET.Element) -> bytes:
-    return b'<?xml version="1.0"?>' + ET.tostring(root, encoding="utf-8")
+    text: bytes = ET.tostring(root, encoding="utf-8")  # typeshed types only encoding=None as bytes
+    return b'<?xml version="1.0"?>' + text
 
 
 def text_element(parent: ET.Element, tag: str, text: str) -> None:
@@ -65,7 +67,7 @@ class _Stream:
 
 
 class XdfWriter:
-    """Writes one XDF file; time stamps are on this machine's LSL clock (``pylsl.local_clock()``)."""
+    """Writes one XDF file; time stamps are on this machine's LSL clock (``realtime.clock``)."""
 
     def __init__(self, path: str | Path, header: Sequence[ET.Element] = (), overwrite: bool = False) -> None:
         """Create ``path`` (FileExistsError if it exists, unless ``overwrite``) and write the FileHeader, with the
@@ -98,7 +100,7 @@ class XdfWriter:
         info = ET.Element("info")
         for tag, text in (("name", name), ("type", type_), ("channel_count", str(len(channels))),
                           ("nominal_srate", repr(float(rate))), ("channel_format", channel_format),
-                          ("source_id", source_id), ("created_at", repr(local_clock()))):
+                          ("source_id", source_id), ("created_at", repr(clock.now()))):
             text_element(info, tag, text)
         description = ET.SubElement(info, "desc")
         listed = ET.SubElement(description, "channels")
@@ -111,7 +113,7 @@ class XdfWriter:
         if channel_format != "string":  # one sample: the time stamp's width (8), the time stamp, the values
             layout = np.dtype([("width", "u1"), ("time", "<f8"),
                                ("values", NUMERIC_FORMATS[channel_format], (len(channels),))])
-        stream = _Stream(len(channels), layout, (local_clock(), 0.0))
+        stream = _Stream(len(channels), layout, (clock.now(), 0.0))
         self._streams[stream_id] = stream
         sid = struct.pack("<I", stream_id)
         self._write(_chunk(STREAM_HEADER, sid + _xml(info))

@@ -1,57 +1,43 @@
-"""Readers of the public datasets as distributed, and of calibration sessions; each returns ``offline.trials.Trial``s.
+"""Readers of the public datasets as distributed, and of calibration sessions, registered by command-line name.
 
-``read(name, root, sessions=[...])`` adds the rated blocks of calibration session files to a
-dataset's trials (retraining on the public data plus one's own participants). Channels are never
-aligned by position: every model picks its channels by name from each trial, so the sessions must
-share EEG channel names with the dataset, and a model needing a channel a session lacks is refused
-when its windows are cut, naming the session file and the channel.
+``READERS`` maps each ``--dataset`` name to its ``DatasetReader`` (``offline.datasets.reader``); a reader returns
+a ``Dataset`` of ``offline.trials.Trial``s. ``read(name, root, sessions=[...])`` adds the rated blocks of
+calibration session files to a dataset's trials (retraining on the public data plus one's own participants).
+Channels are never aligned by position: every model picks its channels by name from each trial, so the sessions
+must share EEG channel names with the dataset, and a model needing a channel a session lacks is refused when its
+windows are cut, naming the session file and the channel.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from models.contracts import EEG, FACE
+from offline.datasets import deap, mahnob, mahnob_features, seedv
+from offline.datasets import sessions as recorded
+from offline.datasets.reader import Dataset, DatasetError, DatasetReader
 from offline.trials import Trial
 
-CALIBRATION = "calibration"
+CALIBRATION = recorded.DATASET
+#: Every dataset reader by the name ``--dataset`` takes.
+READERS: dict[str, DatasetReader] = {
+    r.name: r for r in (deap.READER, mahnob.READER, mahnob_features.READER, seedv.READER, recorded.READER)
+}
 
 
-class DatasetError(ValueError):
-    """A dataset file is missing, damaged or not what its format documents; the message names the file."""
+def names() -> list[str]:
+    """The dataset names, sorted (the choices of ``--dataset``)."""
+    return sorted(READERS)
 
 
-def numeric_array(value: object, where: str) -> np.ndarray:
-    """``value`` if it is a numpy array of booleans, integers or floats, else a DatasetError naming ``where``.
-
-    Checked before any conversion: a list (possibly sharing sub-lists, so huge once expanded), an object,
-    string or record array from a damaged file is refused instead of being converted."""
-    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
-        got = f"a {value.dtype} array" if isinstance(value, np.ndarray) else f"a {type(value).__name__}"
-        raise DatasetError(f"{where} must be a numeric array, got {got}")
-    return value
-
-
-def reader(name: str) -> Callable[..., list[Trial]]:
-    """The reader function for a dataset name used on the command line."""
-    from calibration.session_trials import read_calibration
-    from offline.datasets import deap, mahnob, mahnob_features, seedv
-
-    readers: dict[str, Callable[..., list[Trial]]] = {
-        "deap": deap.read_deap,
-        "mahnob": mahnob.read_mahnob,
-        "mahnob-features": mahnob_features.read_mahnob_features,
-        "seedv": seedv.read_seedv,
-        CALIBRATION: read_calibration,
-    }
+def reader(name: str) -> DatasetReader:
+    """The reader of a dataset name used on the command line."""
     try:
-        return readers[name]
+        return READERS[name]
     except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(readers))}") from None
+        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(names())}") from None
 
 
 def _names(channels: Sequence[str], limit: int = 8) -> str:
@@ -59,14 +45,15 @@ def _names(channels: Sequence[str], limit: int = 8) -> str:
     return shown + (f", ... ({len(channels)} in all)" if len(channels) > limit else "")
 
 
-def _check_sessions(name: str, trials: list[Trial], sessions: list[Trial]) -> None:
-    """Refuse sessions that cannot be trained beside ``trials``: no EEG channel name in common, other face
+def _check_sessions(dataset: Dataset, added: list[Trial]) -> None:
+    """Refuse sessions that cannot be trained beside ``dataset``: no EEG channel name in common, other face
     widths, or a session subject id that is also one of the dataset's subjects (LOSO would merge them)."""
+    name = dataset.name
     for kind, width in ((EEG, False), (FACE, True)):
-        ours = next((t.signals[kind] for t in trials if kind in t.signals), None)
+        ours = next((t.signals[kind] for t in dataset.trials if kind in t.signals), None)
         if ours is None:
             continue
-        for session in sessions:
+        for session in added:
             theirs = session.signals.get(kind)
             if theirs is None:
                 continue
@@ -76,7 +63,7 @@ def _check_sessions(name: str, trials: list[Trial], sessions: list[Trial]) -> No
             if not width and not set(theirs.channels) & set(ours.channels):
                 raise DatasetError(f"{session.source}: no EEG channel name in common with {name} (session: "
                                    f"{_names(theirs.channels)}; {name}: {_names(ours.channels)})")
-    clash = sorted({t.subject for t in trials} & {s.subject for s in sessions})
+    clash = sorted(dataset.subjects & {s.subject for s in added})
     if clash:
         raise DatasetError(f"calibration subjects {', '.join(clash)} are also subjects of {name}; "
                            "give the participants other ids")
@@ -85,11 +72,11 @@ def _check_sessions(name: str, trials: list[Trial], sessions: list[Trial]) -> No
 def read(name: str, root: str | Path, sessions: Sequence[str | Path] = (), **options: Any) -> list[Trial]:
     """Read every trial of dataset ``name`` under ``root``, then the rated blocks of the calibration ``sessions``
     (files or folders of them; the dataset's ``subjects`` option does not filter them)."""
-    trials = reader(name)(Path(root), **options)
+    dataset = reader(name).read(Path(root), **options)
     if not sessions:
-        return trials
+        return dataset.trials
     if name == CALIBRATION:
         raise DatasetError("calibration sessions are the dataset here: give their folder as the root, not as sessions")
-    added = [t for folder in sessions for t in reader(CALIBRATION)(Path(folder))]
-    _check_sessions(name, trials, added)
-    return trials + added
+    added = [t for folder in sessions for t in reader(CALIBRATION).read(Path(folder)).trials]
+    _check_sessions(dataset, added)
+    return dataset.trials + added

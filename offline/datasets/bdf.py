@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from offline.datasets import DatasetError
+from offline.datasets.reader import DatasetError
 
 
 @dataclass(frozen=True)

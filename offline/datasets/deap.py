@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from offline.datasets import DatasetError, numeric_array
 from offline.datasets.bdf import code_onsets, read_bdf
 from offline.datasets.pickles import load_file
+from offline.datasets.reader import DatasetError, FunctionReader, numeric_array
 from offline.trials import Signal, Trial, VideoRef
 
 EEG_CHANNELS = (
@@ -59,6 +60,7 @@ def read_deap(root: Path, source: str = "auto", subjects: list[str] | None = Non
             raise DatasetError(f"{root}: neither data_preprocessed_python/ nor data_original/ found")
     csv_path = root / "participant_ratings.csv"
     ratings = read_ratings_csv(csv_path) if csv_path.is_file() or source == "original" else {}
+    read_one: Callable[[Path, list[dict[str, str]]], list[Trial]]
     if source == "preprocessed":
         files = sorted(pre.glob("s*.dat"))
         if not files:
@@ -188,3 +190,6 @@ def _attach_videos(folder: Path, subject: str, trials: list[Trial], rows: list[d
             trial.videos["face"] = VideoRef(video, _video_fps(video))
         else:
             warnings.warn(f"{video}: face video missing; trial {trial.key} has EEG only", stacklevel=3)
+
+
+READER = FunctionReader("deap", read_deap)

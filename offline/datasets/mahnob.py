@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from offline.datasets import DatasetError
 from offline.datasets.bdf import code_onsets, read_bdf
 from offline.datasets.deap import EEG_CHANNELS
+from offline.datasets.reader import DatasetError, FunctionReader
 from offline.trials import Signal, Trial, VideoRef
 
 SESSIONS_PER_SUBJECT = 130
@@ -118,3 +118,6 @@ def _attach_video(folder: Path, subject: int, section: int, attrib: dict[str, st
     except (KeyError, ValueError, OverflowError) as exc:  # OverflowError: an infinite sample index
         raise DatasetError(f"{folder / 'session.xml'}: bad video attributes ({type(exc).__name__}: {exc})") from exc
     trial.videos["face"] = VideoRef(found[0], fps, first, last)
+
+
+READER = FunctionReader("mahnob", read_mahnob)

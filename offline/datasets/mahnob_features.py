@@ -13,11 +13,12 @@ import math
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.io
 
-from offline.datasets import DatasetError, numeric_array
+from offline.datasets.reader import DatasetError, FunctionReader, numeric_array
 from offline.trials import Signal, Trial
 
 RATE = 4.0
@@ -146,14 +147,15 @@ def _check_mat5(data: bytes, names: tuple[str, ...]) -> None:
             replay.matrix()
 
 
-def _loadmat(path: Path, names: tuple[str, ...]) -> dict:
+def _loadmat(path: Path, names: tuple[str, ...]) -> dict[str, Any]:
     """The variables ``names`` of a MAT file (those it holds), checked first so that scipy cannot crash on them."""
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
     try:
         if scipy.io.matlab.matfile_version(path)[0] == 1:
             _check_mat5(path.read_bytes(), names)
-        return scipy.io.loadmat(path, variable_names=names)
+        variables: dict[str, Any] = scipy.io.loadmat(path, variable_names=names)
+        return variables
     except Exception as exc:  # scipy raises ValueError/TypeError/MatReadError on damaged files
         raise DatasetError(f"{path}: not a readable MAT file ({type(exc).__name__}: {exc})") from exc
 
@@ -213,3 +215,6 @@ def read_mahnob_features(root: Path, subjects: list[str] | None = None) -> list[
     if not trials:
         raise DatasetError(f"{label_path}: no trials{' for ' + ', '.join(subjects) if subjects else ''}")
     return trials
+
+
+READER = FunctionReader("mahnob-features", read_mahnob_features)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from offline.datasets import DatasetError
+from offline.datasets.reader import DatasetError
 
 _ARRAY_TYPE = object()  # what "numpy.ndarray" resolves to: only _reconstruct's first argument, never callable
 
@@ -85,7 +85,8 @@ def _from_bytes(data: bytes, dtype: np.dtype, shape: object, order: object) -> n
 
 def _scalar(dtype: object, data: object) -> np.generic:
     """What ``numpy.core.multiarray.scalar(dtype, bytes)`` builds: one number."""
-    return _from_bytes(_raw(data), _dtype_of(dtype), (), "C")[()]
+    # numpy's stubs type a 0-d array's [()] as an array; it is a numpy scalar
+    return _from_bytes(_raw(data), _dtype_of(dtype), (), "C")[()]  # type: ignore[return-value]
 
 
 def _frombuffer(buffer: object, dtype: object, shape: object, order: object, _axis_order: object = None) -> np.ndarray:

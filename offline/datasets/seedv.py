@@ -9,12 +9,13 @@ the shorter. The 310 DE columns are taken as 62 channels x 5 bands, channel-majo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from models.channels import SEEDV_CHANNELS as CHANNELS
-from offline.datasets import DatasetError, numeric_array
 from offline.datasets.pickles import loads
+from offline.datasets.reader import DatasetError, FunctionReader, numeric_array
 from offline.trials import Signal, Trial
 
 RATE = 0.25
@@ -30,7 +31,7 @@ SESSION_ORDER = {
 }
 
 
-def _read_npz(path: Path) -> tuple[dict, dict]:
+def _read_npz(path: Path) -> tuple[dict[Any, Any], dict[Any, Any]]:
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
     try:
@@ -99,3 +100,6 @@ def read_seedv(root: Path, subjects: list[str] | None = None) -> list[Trial]:
                 )
             )
     return trials
+
+
+READER = FunctionReader("seedv", read_seedv)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from realtime.sources.base import EegSource, SourceError, SourceStatus
+from realtime.errors import SourceError
+from realtime.sources.base import EegSource, SourceStatus
 
 SPEC_HELP = ("lsl[:name=...,type=...,source_id=...,host=...] "
              "| brainflow:synthetic | brainflow:playback:FILE | brainflow:BOARD (a BoardIds name, e.g. cyton) "

@@ -8,23 +8,20 @@ written unchanged (the recorder keeps everything; the inference worker refuses s
 from __future__ import annotations
 
 import math
-import threading
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 
+from realtime.errors import SourceError
 from realtime.ring_buffer import RingBuffer
+from realtime.worker import Worker
 
 #: Seconds of EEG the ring buffer holds: the longest model window plus ample room for the recorder.
 BUFFER_SECONDS = 120.0
 #: Bounds on what a source may declare (checked before the ring buffer or an LSL inlet is allocated).
 MAX_RATE = 50_000.0
 MAX_CHANNELS = 1024
-
-
-class SourceError(RuntimeError):
-    """A source cannot be opened or has failed; the message says what and where."""
 
 
 @dataclass(frozen=True)
@@ -47,16 +44,18 @@ def check_declared(what: str, rate: float, n_channels: int) -> None:
         raise SourceError(f"{what} declares {n_channels} channels; EEG must have 1 to {MAX_CHANNELS}")
 
 
-class EegSource(ABC):
-    """Base class: ``open()`` sets ``channels``/``rate`` and the buffer, ``start()`` runs ``_acquire`` in a thread."""
+class EegSource(Worker):
+    """Base class: ``open()`` sets ``channels``/``rate`` and the buffer, ``start()`` runs ``_acquire`` in a thread.
+
+    A failure of ``_acquire`` is the source's ``error`` (``<description> stopped: <reason>``), shown as its problem.
+    """
 
     def __init__(self, description: str) -> None:
+        super().__init__(f"eeg-source {description}")
         self.description = description
         self.channels: tuple[str, ...] = ()
         self.rate: float = 0.0
         self.buffer: RingBuffer | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._nan_samples = 0
         self._connected = False
         self._problem = ""
@@ -71,30 +70,29 @@ class EegSource(ABC):
         self._connected = True
 
     def start(self) -> None:
+        """Open the source if needed, then read it in the background."""
         if self.buffer is None:
             self.open()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"eeg-source {self.description}", daemon=True)
-        self._thread.start()
+        super().start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop reading, then release the device or stream."""
+        stopped = super().stop(timeout)
         self._close()
         self._connected = False
+        return stopped
 
     def status(self) -> SourceStatus:
-        return SourceStatus(self.description, self._connected, self._nan_samples, self._problem)
+        failed = self.error is not None
+        return SourceStatus(self.description, self._connected and not failed, self._nan_samples,
+                            self.error or self._problem)
 
     # -- for subclasses ------------------------------------------------------------------
     def _run(self) -> None:
-        try:
-            self._acquire()
-        except Exception as exc:  # reported in the status line; the rest of the app keeps running
-            self._connected = False
-            self._problem = f"{self.description} stopped: {exc}"
+        self._acquire()
+
+    def _error_message(self, exc: Exception) -> str:
+        return f"{self.description} stopped: {exc}"
 
     def _deliver(self, data: np.ndarray, timestamps: np.ndarray) -> None:
         """Write one chunk as received, counting samples that hold NaN or +/-inf."""
@@ -105,10 +103,6 @@ class EegSource(ABC):
     def _set_connected(self, connected: bool, problem: str = "") -> None:
         self._connected = connected
         self._problem = problem
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
 
     @abstractmethod
     def _open(self) -> tuple[tuple[str, ...], float]:

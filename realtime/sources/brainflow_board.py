@@ -12,10 +12,16 @@ others back at the nominal rate.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from realtime.sources.base import EegSource, SourceError
+from realtime import clock
+from realtime.errors import SourceError
+from realtime.sources.base import EegSource
+
+if TYPE_CHECKING:
+    from brainflow.board_shim import BoardShim, BrainFlowInputParams
 
 POLL_SECONDS = 0.02
 OFFSET_REFRESH_SECONDS = 5.0
@@ -26,19 +32,6 @@ INPUT_PARAMS = ("serial_port", "mac_address", "ip_address", "ip_port", "ip_proto
                 "serial_number", "file")
 
 
-def wall_minus_lsl() -> float:
-    """time.time() - pylsl.local_clock(), from the tightest of a few back-to-back readings."""
-    import pylsl
-
-    best = (float("inf"), 0.0)
-    for _ in range(5):
-        a = pylsl.local_clock()
-        w = time.time()
-        b = pylsl.local_clock()
-        best = min(best, (b - a, w - (a + b) / 2))
-    return best[1]
-
-
 def board_id_by_name(name: str) -> int:
     from brainflow.board_shim import BoardIds
 
@@ -47,7 +40,7 @@ def board_id_by_name(name: str) -> int:
     key = name.upper().replace("-", "_")
     for candidate in (key, f"{key}_BOARD"):
         if candidate in BoardIds.__members__:
-            return BoardIds[candidate].value
+            return int(BoardIds[candidate].value)
     known = ", ".join(m.name.lower() for m in BoardIds if m.value >= 0)
     raise SourceError(f"unknown BrainFlow board {name!r}; known boards: {known}")
 
@@ -64,12 +57,12 @@ class BrainFlowSource(EegSource):
         self.playback_file = playback_file
         self.serial_port = serial_port
         self.board_args = dict(board_args or {})
-        self._shim = None
+        self._shim: BoardShim | None = None
         self._eeg_rows: list[int] = []
         self._ts_row = 0
         self._offset = 0.0
 
-    def _params(self) -> object:
+    def _params(self) -> BrainFlowInputParams:
         from brainflow.board_shim import BrainFlowInputParams
 
         params = BrainFlowInputParams()
@@ -115,28 +108,28 @@ class BrainFlowSource(EegSource):
             port = f" on {self.serial_port}" if self.serial_port else ""
             raise SourceError(f"cannot start {self.description}{port}: {exc}") from exc
         self._shim = shim
-        self._offset = wall_minus_lsl()
+        self._offset = clock.wall_minus_lsl()
         return tuple(names), rate
 
     def _stamp(self, board_ts: np.ndarray) -> np.ndarray:
         """Board (Unix) time stamps on the LSL clock, or arrival-based ones when the board clock is far off."""
-        import pylsl
-
-        now = pylsl.local_clock()
+        now = clock.now()
         mapped = board_ts - self._offset
         if np.all(np.isfinite(mapped)) and abs(mapped[-1] - now) < CLOCK_TRUST_SECONDS:
             return mapped
         return now - (len(board_ts) - 1 - np.arange(len(board_ts))) / self.rate
 
     def _acquire(self) -> None:
+        shim = self._shim
+        assert shim is not None  # open() ran before the thread started
         last_refresh = time.monotonic()
         while not self.stopping:
             time.sleep(POLL_SECONDS)
-            chunk = self._shim.get_board_data()
+            chunk = shim.get_board_data()
             if chunk.shape[1] == 0:
                 continue
             if time.monotonic() - last_refresh > OFFSET_REFRESH_SECONDS:
-                self._offset = wall_minus_lsl()
+                self._offset = clock.wall_minus_lsl()
                 last_refresh = time.monotonic()
             self._deliver(chunk[self._eeg_rows].T.astype(np.float32), self._stamp(chunk[self._ts_row]))
 

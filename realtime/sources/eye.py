@@ -18,7 +18,10 @@ import time
 import numpy as np
 
 from models.eye_features import EYE_CHANNELS
-from realtime.sources.base import EegSource, SourceError
+from realtime import clock
+from realtime.errors import SourceError
+from realtime.lsl_select import StreamInfo
+from realtime.sources.base import EegSource
 from realtime.sources.lsl_inlet import LslInletSource
 
 DEMO_RATE = 120.0
@@ -51,6 +54,16 @@ class DemoEyeSource(EegSource):
     def __init__(self, seed: int = 0) -> None:
         super().__init__("demo eye tracker (synthetic)")
         self._rng = np.random.default_rng(seed)
+        self._rewind()
+
+    def _rewind(self) -> None:
+        """Back to the start of the synthetic recording: gaze centred, a saccade next, a blink in 3 s."""
+        self._gaze: np.ndarray = np.zeros(2)
+        self._saccade: tuple[np.ndarray, np.ndarray, int] = (self._gaze, self._gaze, 1)  # start, target, samples
+        self._step = 0  # samples into the current saccade
+        self._left = 0  # samples left of the current saccade and fixation
+        self._t = 0.0
+        self._blink_in = 3.0
 
     def _open(self) -> tuple[tuple[str, ...], float]:
         return DEMO_CHANNELS, DEMO_RATE
@@ -82,12 +95,10 @@ class DemoEyeSource(EegSource):
         return out
 
     def _acquire(self) -> None:
-        import pylsl
-
-        self._gaze, self._left, self._t, self._blink_in = np.zeros(2), 0, 0.0, 3.0
-        sent, t0 = 0, pylsl.local_clock()
+        self._rewind()
+        sent, t0 = 0, clock.now()
         while not self.stopping:
-            due = int((pylsl.local_clock() - t0) * DEMO_RATE)
+            due = int((clock.now() - t0) * DEMO_RATE)
             if due > sent:
                 self._deliver(self._plan(due - sent), t0 + np.arange(sent, due) / DEMO_RATE)
                 sent = due
@@ -107,7 +118,7 @@ class LslEyeSource(LslInletSource):
         self.layout = ""
         self._columns: tuple[int, ...] = ()
 
-    def _connect(self, info: object) -> tuple[tuple[str, ...], float]:
+    def _connect(self, info: StreamInfo) -> tuple[tuple[str, ...], float]:
         channels, rate = super()._connect(info)
         try:
             self.layout, self._columns = eye_layout(channels)

@@ -15,18 +15,25 @@ ring buffer and reported, and reading goes on.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from realtime.lsl_select import candidates, describe, describe_info, resolve, with_default_type
-from realtime.sources.base import EegSource, SourceError, check_declared
+from realtime.errors import SourceError
+from realtime.lsl_select import StreamInfo, candidates, describe, describe_info, resolve, with_default_type
+from realtime.sources.base import EegSource, check_declared
+
+if TYPE_CHECKING:
+    import pylsl
 
 #: Seconds without a sample after which the stream is reported as lost (it may still come back).
 STALL_SECONDS = 1.0
 NUMERIC_FORMATS = ("float32", "double64", "int32", "int16", "int8", "int64")
-def _stream_labels(info: object, n_channels: int) -> tuple[str, ...]:
+
+
+def _stream_labels(info: StreamInfo, n_channels: int) -> tuple[str, ...]:
     """Channel labels from desc/channels/channel/label; positional names where the sender gave none."""
-    labels = info.get_channel_labels() or []  # type: ignore[attr-defined]
+    labels = info.get_channel_labels() or []
     if len(labels) != n_channels or any(not lab for lab in labels):
         return tuple(f"ch{i + 1}" for i in range(n_channels))
     return tuple(labels)
@@ -42,24 +49,24 @@ class LslInletSource(EegSource):
         self.selection = selection
         self.resolve_timeout = resolve_timeout
         self.gap_tolerance = gap_tolerance
-        self._inlet = None
+        self._inlet: pylsl.StreamInlet | None = None
         self.info_xml = ""
 
-    def _resolve(self, timeout: float) -> list:
+    def _resolve(self, timeout: float) -> list[StreamInfo]:
         return resolve(self.selection, timeout)
 
-    def _check(self, info: object) -> None:
+    def _check(self, info: StreamInfo) -> None:
         """Refuse a stream whose declared rate, channel count or format is not EEG, before an inlet exists."""
         import pylsl
 
-        check_declared(self.description, float(info.nominal_srate()), int(info.channel_count()))  # type: ignore[attr-defined]
-        fmt = info.channel_format()  # type: ignore[attr-defined]
+        check_declared(self.description, float(info.nominal_srate()), int(info.channel_count()))
+        fmt = info.channel_format()
         names = {getattr(pylsl, f"cf_{f}"): f for f in NUMERIC_FORMATS}
         if fmt not in names:
             what = "strings" if fmt == pylsl.cf_string else f"channel format {fmt}"
             raise SourceError(f"{self.description} carries {what}, not EEG samples ({', '.join(NUMERIC_FORMATS)})")
 
-    def _connect(self, info: object) -> tuple[tuple[str, ...], float]:
+    def _connect(self, info: StreamInfo) -> tuple[tuple[str, ...], float]:
         import pylsl
 
         self._check(info)
@@ -79,7 +86,7 @@ class LslInletSource(EegSource):
         self.info_xml = full.as_xml()
         return _stream_labels(full, full.channel_count()), float(full.nominal_srate())
 
-    def _describe(self, info: object) -> str:
+    def _describe(self, info: StreamInfo) -> str:
         """What the status shows and the session file records: the stream that was chosen."""
         return describe_info(info)
 
@@ -117,9 +124,13 @@ class LslInletSource(EegSource):
         last_ts: float | None = None
         last_arrival = time.monotonic()
         period = 1.0 / self.rate
+        buffer = self.buffer
+        assert buffer is not None  # open() ran before the thread started
         while not self.stopping:
+            inlet = self._inlet
+            assert inlet is not None  # connected by open() and by every _reconnect() that returns while running
             try:
-                data, ts = self._inlet.pull_chunk(timeout=0.1, max_samples=max_samples, min_samples=1)
+                data, ts = inlet.pull_chunk(timeout=0.1, max_samples=max_samples, min_samples=1)
             except pylsl.LostError:
                 self._set_connected(False, f"{self.description} lost; looking for it again")
                 self._reconnect()
@@ -132,7 +143,7 @@ class LslInletSource(EegSource):
             last_arrival = now
             if last_ts is not None and ts[0] - last_ts > period + self.gap_tolerance:
                 missing = float(ts[0] - last_ts - period)
-                self.buffer.note_gap(missing)
+                buffer.note_gap(missing)
                 self._set_connected(True, f"gap of {missing:.2f} s in {self.description}; resumed")
             elif not self._connected:
                 self._set_connected(True, "")  # delivery paused without losing samples

@@ -12,9 +12,11 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
+from typing import IO
 
+from realtime.errors import SourceError
+from realtime.lsl_select import StreamInfo
 from realtime.replay_player import check_replay_file
-from realtime.sources.base import SourceError
 from realtime.sources.lsl_inlet import LslInletSource
 
 STARTUP_SECONDS = 30.0
@@ -29,8 +31,8 @@ class ReplaySource(LslInletSource):
         super().__init__({"name": self.stream, "source_id": self.stream}, resolve_timeout=STARTUP_SECONDS)
         self.description = f"replay of {self.path.name}"
         self.loop = loop
-        self._child: subprocess.Popen | None = None
-        self._log: tempfile.TemporaryFile | None = None
+        self._child: subprocess.Popen[str] | None = None
+        self._log: IO[str] | None = None
 
     def _open(self) -> tuple[tuple[str, ...], float]:
         cmd = [sys.executable, "-m", "realtime.replay_player", str(self.path), "--name", self.stream,
@@ -39,23 +41,24 @@ class ReplaySource(LslInletSource):
             cmd.append("--loop")
         root = Path(__file__).resolve().parents[2]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-        self._log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (lives as long as the child; closed in _close)
-        self._child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env)
-        ready, _, _ = select.select([self._child.stdout], [], [], STARTUP_SECONDS)
-        line = self._child.stdout.readline() if ready else ""  # "ready" once the outlet exists
+        self._log = log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (lives as long as the child; closed in _close)
+        self._child = child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+        assert child.stdout is not None  # stdout=PIPE
+        ready, _, _ = select.select([child.stdout], [], [], STARTUP_SECONDS)
+        line = child.stdout.readline() if ready else ""  # "ready" once the outlet exists
         try:
             if line.strip() != "ready":
-                self._child.kill()
-                self._child.wait()
-                self._log.seek(0)
-                errors = [x for x in self._log.read().splitlines() if x.startswith("error")]
+                child.kill()
+                child.wait()
+                log.seek(0)
+                errors = [x for x in log.read().splitlines() if x.startswith("error")]
                 raise SourceError(f"replay player for {self.path} failed: {errors[-1] if errors else 'no outlet'}")
             return super()._open()
         except Exception:
             self._close()
             raise
 
-    def _describe(self, info: object) -> str:
+    def _describe(self, info: StreamInfo) -> str:
         return f"replay of {self.path.name}"
 
     def _close(self) -> None:
@@ -68,4 +71,6 @@ class ReplaySource(LslInletSource):
                 self._child.kill()
                 self._child.wait()
             self._child = None
+        if self._log is not None:
             self._log.close()
+            self._log = None

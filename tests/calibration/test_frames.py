@@ -9,7 +9,7 @@ import uuid
 import h5py
 import numpy as np
 
-from calibration.session_trials import session_blocks
+from offline.datasets.sessions import session_blocks
 from realtime.session_file import read_session
 from tests.support.calibration_sessions import ROOT, calibration_command, write_protocol
 

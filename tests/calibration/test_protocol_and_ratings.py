@@ -11,7 +11,8 @@ from skimage import data
 
 from calibration.profiles import ProfileError, check_subject, profile_dir
 from calibration.protocol import DEFAULT_CONFIG, ProtocolError, load_protocol
-from calibration.ratings import RatingError, TextRater, parse_rating, to_unit
+from calibration.ratings import RatingError, TextRater, parse_rating
+from offline.datasets.sessions import to_unit
 
 
 def test_the_default_protocol_is_baseline_then_recall_prompts():

@@ -12,12 +12,12 @@ import h5py
 import numpy as np
 import pytest
 
-from calibration.session_trials import session_blocks
 from models.contracts import ModalityWindow
 from models.predictor import load_predictor
 from offline.__main__ import main
 from offline.datasets import DatasetError, read
 from offline.datasets.deap import EEG_CHANNELS
+from offline.datasets.sessions import session_blocks
 from offline.runner import fold_folder
 from realtime.session_file import read_session
 from tests.support.calibration_sessions import RATINGS, SUBJECT

@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
-from calibration.session_trials import read_calibration, session_blocks
+from offline.datasets.sessions import read_calibration, session_blocks
 from offline.windowing import make_windows
 from tests.support.calibration_sessions import RATINGS, ROOT, SUBJECT
 

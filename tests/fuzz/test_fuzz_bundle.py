@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from models import registry
-from models.bundle import MAX_CONFIG_INT, BundleError, load_bundle, save_bundle
+from models.bundle import BundleError, load_bundle, save_bundle
+from models.manifest import MAX_CONFIG_INT
 from tests.support.mutations import JSON, check, damaged, edited, fuzz, replaced
 
 SMALL = {"channels": [8, 8], "eeg_channels": ["Fz", "Cz", "Pz"]}

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 
 from models import registry
 from models.bundle import load_bundle, save_bundle
+from models.contracts import ModelSpec
 from models.losses import ccc_loss
 from models.predictor import NetworkPredictor, load_predictor
-from models.spec import ModelSpec
 from models.transforms import fit_normalisation, n_steps
 from tests.support.windows import MakeWindow
 

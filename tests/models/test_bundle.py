@@ -13,7 +13,8 @@ import torch
 from safetensors.torch import save_file
 
 from models import registry
-from models.bundle import FORMAT_VERSION, BundleError, load_bundle, save_bundle
+from models.bundle import BundleError, load_bundle, save_bundle
+from models.manifest import FORMAT_VERSION
 from models.predictor import load_predictor
 
 SMALL = {"channels": [8, 8], "eeg_channels": ["Fz", "Cz", "Pz"]}

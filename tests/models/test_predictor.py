@@ -13,8 +13,7 @@ from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
 from models import registry
 from models.bundle import save_bundle
 from models.channels import MissingChannels
-from models.contracts import EEG, FACE, ModalityWindow
-from models.live import IncompatibleStreams
+from models.contracts import EEG, FACE, IncompatibleStreams, ModalityWindow
 from models.predictor import NetworkPredictor, load_predictor, resolve_device
 from models.transforms import MissingModality, compute_features
 from tests.support.windows import MakeWindow

@@ -11,9 +11,8 @@ import time
 import pylsl
 import pytest
 
-from calibration.ratings import to_unit
-from calibration.session_trials import blocks_from_markers, session_blocks
 from dashboard.window import DashboardWindow
+from offline.datasets.sessions import blocks_from_markers, session_blocks, to_unit
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.session_file import read_session
 from realtime.sources import SourceError

@@ -38,6 +38,10 @@ def run_pipeline(config: PipelineConfig, predictor, seconds: float) -> PipelineS
         pipeline.stop()
     assert status.streams["eeg"].connected and status.streams["eeg"].gaps == 0
     assert status.recorder.samples_lost == 0 and not status.recorder.error
+    # every thread the pipeline started is in the status, running, without an error
+    assert {"inference", "recorder"} <= {w.name for w in status.workers}
+    assert all(w.alive and w.error is None and w.uptime > 0 for w in status.workers), status.workers
+    assert not any(w.alive for w in pipeline.status().workers)
     return status
 
 

@@ -13,7 +13,7 @@ import pytest
 import pyxdf
 
 from calibration.session import TABLES
-from calibration.session_trials import session_blocks
+from offline.datasets.sessions import session_blocks
 from realtime import xdf_writer
 from realtime.live_stream import LiveStream
 from realtime.prediction import Prediction

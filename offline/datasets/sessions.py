@@ -1,4 +1,6 @@
-"""Calibration session files -> ``offline.trials.Trial``, one per block: what adaptation and offline training read.
+"""The calibration-session reader: session files -> ``offline.trials.Trial``, one per block.
+
+What adaptation (``calibration.adapt``) and offline training (``--dataset calibration``, ``--sessions``) read.
 
 Each block becomes a trial (time 0 = its onset): the EEG samples between onset and offset as a
 regular signal, face embeddings and expression probabilities as irregular frames with their
@@ -22,16 +24,18 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from calibration.ratings import to_unit
 from models.contracts import EEG, EXPRESSION, FACE
 from models.face_prior import CLASS_VALENCE_AROUSAL
 from models.identifiers import check_name
 from models.resample import fill_from_nearest, hold_last
+from offline.datasets.reader import FunctionReader
 from offline.trials import Signal, Trial
 from realtime.session_file import read_session
+from realtime.session_layout import RecordedStream
 
 DATASET = "calibration"
 MAX_MISSING_EEG = 0.02
@@ -42,11 +46,18 @@ LABELS = ("ratings", "face")
 
 @dataclass(frozen=True)
 class SessionBlock:
+    """One block of a session: its kind and its samples and labels as a trial."""
+
     kind: str  # baseline | stimulus
     trial: Trial
 
 
-def _frames(stream, onset: float, offset: float) -> tuple[np.ndarray, np.ndarray]:
+def to_unit(rating: float) -> float:
+    """A 1..9 SAM rating on the -1..1 scale of the models' continuous outputs (5 -> 0)."""
+    return (float(rating) - 5.0) / 4.0
+
+
+def _frames(stream: RecordedStream, onset: float, offset: float) -> tuple[np.ndarray, np.ndarray]:
     rows = (stream.timestamps >= onset) & (stream.timestamps <= offset)
     return stream.data[rows].astype(np.float32), stream.timestamps[rows] - onset
 
@@ -70,7 +81,7 @@ def session_blocks(path: str | Path, labels: str = "ratings", trace_rate: float 
     path = Path(path)
     session = read_session(path)
     subject = str(session.attrs.get("subject", ""))
-    blocks = session.tables.get("blocks")
+    blocks: dict[str, Any] | None = session.tables.get("blocks")
     ratings = session.tables.get("ratings", {})
     rated = {str(b): (float(v), float(a)) for b, v, a in
              zip(ratings.get("block", []), ratings.get("valence", []), ratings.get("arousal", []), strict=True)}
@@ -107,11 +118,12 @@ def session_blocks(path: str | Path, labels: str = "ratings", trace_rate: float 
         trial_ratings: dict[str, float] = {}
         if name in rated:
             trial_ratings = {"valence": rated[name][0], "arousal": rated[name][1]}
+        expression = signals.get(EXPRESSION)
         if labels == "ratings" and trial_ratings:
             for target, value in trial_ratings.items():
                 traces[target] = Signal(np.full((n_steps, 1), to_unit(value), np.float32), trace_rate, (target,))
-        elif labels == "face" and EXPRESSION in signals:
-            va = face_trace(signals[EXPRESSION].data, signals[EXPRESSION].timestamps, n_steps, trace_rate)
+        elif labels == "face" and expression is not None and expression.timestamps is not None:
+            va = face_trace(expression.data, expression.timestamps, n_steps, trace_rate)
             if va is not None:
                 for j, target in enumerate(("valence", "arousal")):
                     traces[target] = Signal(va[:, j : j + 1], trace_rate, (target,))
@@ -121,12 +133,14 @@ def session_blocks(path: str | Path, labels: str = "ratings", trace_rate: float 
     return out
 
 
-def blocks_from_markers(markers: list[tuple[float, str]]) -> tuple[str, dict[str, list], dict[str, tuple]]:
+def blocks_from_markers(markers: list[tuple[float, str]]
+                        ) -> tuple[str, dict[str, list[Any]], dict[str, tuple[float, float]]]:
     """(subject, blocks table, ratings by block) from markers in the grammar calibration sessions send:
     ``session_start ID``, ``onset BLOCK``, ``offset BLOCK``, ``rating BLOCK valence=V arousal=A``; a block
     named ``baseline...`` is a baseline, any other a stimulus; an onset without its offset is no block."""
-    subject, opened = "", {}
-    blocks: dict[str, list] = {"name": [], "kind": [], "onset": [], "offset": []}
+    subject = ""
+    opened: dict[str, float] = {}  # onset time by block name, until its offset
+    blocks: dict[str, list[Any]] = {"name": [], "kind": [], "onset": [], "offset": []}
     rated: dict[str, tuple[float, float]] = {}
     for t, text in markers:
         word, _, rest = text.strip().partition(" ")
@@ -170,3 +184,6 @@ def read_calibration(root: str | Path, subjects: list[str] | None = None, labels
         raise ValueError(f"no rated calibration block under {root}"
                          f"{' for ' + ', '.join(subjects) if subjects else ''}")
     return trials
+
+
+READER = FunctionReader(DATASET, read_calibration)
