@@ -40,8 +40,6 @@ if TYPE_CHECKING:  # imported where they are used: distillation and training loa
 
 _IGNORED_RUN = {"out": "", "max_folds": 0, "workers": 1}
 _IGNORED_TRAIN = {"num_threads": 0}
-#: Datasets whose signals are feature rows already at the model's step rate.
-FEATURE_DATASETS = ("mahnob-features", "seedv")
 
 
 @dataclass
@@ -70,10 +68,11 @@ def fold_folder(out: str | Path, name: str) -> Path:
 
 
 def adapt_model_overrides(spec: RunSpec, trials: list[Trial]) -> dict[str, Any]:
-    """For feature datasets, feed every branch of a sequence model from the dataset's precomputed rows."""
+    """For datasets of precomputed features (``DatasetReader.precomputed``), feed every branch of a sequence model
+    from the dataset's feature rows."""
     overrides = dict(spec.model_overrides)
     defaults = registry.get(spec.model).defaults
-    if spec.dataset in FEATURE_DATASETS and "branches" in defaults and "branches" not in overrides:
+    if datasets.reader(spec.dataset).precomputed and "branches" in defaults and "branches" not in overrides:
         branches = {}
         for modality, branch in defaults["branches"].items():
             if modality not in trials[0].signals:

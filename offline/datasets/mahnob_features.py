@@ -217,4 +217,4 @@ def read_mahnob_features(root: Path, subjects: list[str] | None = None) -> list[
     return trials
 
 
-READER = FunctionReader("mahnob-features", read_mahnob_features)
+READER = FunctionReader("mahnob-features", read_mahnob_features, precomputed=True)

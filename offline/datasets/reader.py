@@ -51,6 +51,12 @@ class DatasetReader(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def precomputed(self) -> bool:
+        """True when the signals are feature rows already at a model's step rate (not raw samples): training
+        then feeds every branch of a sequence model from those rows."""
+        ...
+
     def read(self, root: Path, **options: Any) -> Dataset:
         """Every trial under ``root``; ``options`` are the reader's own (``subjects``, ``source``, ...)."""
         ...
@@ -62,6 +68,7 @@ class FunctionReader:
 
     name: str
     function: Callable[..., list[Trial]]
+    precomputed: bool = False
 
     def read(self, root: Path, **options: Any) -> Dataset:
         return Dataset(self.name, Path(root), self.function(Path(root), **options))

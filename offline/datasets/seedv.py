@@ -102,4 +102,4 @@ def read_seedv(root: Path, subjects: list[str] | None = None) -> list[Trial]:
     return trials
 
 
-READER = FunctionReader("seedv", read_seedv)
+READER = FunctionReader("seedv", read_seedv, precomputed=True)

@@ -156,7 +156,7 @@ def test_damaged_unsafe_and_incompatible_bundles_are_refused_while_predictions_g
     try:
         with pytest.raises(RuntimeError, match="no previous model"):
             pipeline.rollback()
-        wait_for(lambda: np.isfinite(pipeline.status().latest.valence), timeout=10)
+        wait_for(lambda: (p := pipeline.status().latest) is not None and np.isfinite(p.valence), timeout=10)
         expected = _bad_bundles(tmp_path / "runs", good, watched)
         wait_for(lambda: {e.bundle for e in pipeline.watcher.events} >= set(expected), timeout=20)
         before = pipeline.status().predictions
