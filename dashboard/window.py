@@ -349,8 +349,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
         def load_and_swap() -> str:  # the hot-swap watcher's rule: load, then the policy checks, tries and swaps
             predictor = load(path, device)
             verdict = policy.swap_in(predictor)
-            if not verdict.accepted:
-                raise ValueError(verdict.reason)
+            if not verdict.accepted:  # the reason is the message; the watcher would retry, a person loads again
+                raise ValueError(verdict.reason + ("; load it again in a few seconds" if verdict.retry else ""))
             return predictor.model_id
 
         if self.background.run("load", load_and_swap):

@@ -9,6 +9,7 @@ the target's suffix after it.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -24,6 +25,9 @@ def atomic_write(path: Path, write: Callable[[Path], object], keep_suffix: bool 
     Whatever ``write`` raises (a check of what it wrote, say) leaves ``path`` as it was and no temp file behind.
     ``keep_suffix``: the temp name ends in ``.tmp`` plus ``path``'s suffix, for writers that go by the extension.
     """
+    if keep_suffix and path.suffix == ".json":
+        raise ValueError(f"{path}: a temp file ending in .json would look like a manifest to the hot-swap watcher")
+    _sweep_orphans(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix if keep_suffix else ''}")
     try:
         write(tmp)
@@ -32,6 +36,24 @@ def atomic_write(path: Path, write: Callable[[Path], object], keep_suffix: bool 
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _sweep_orphans(path: Path) -> None:
+    """Delete temp files of ``path`` left by writers that were killed mid-write (their process is gone)."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def atomic_write_text(path: Path, text: str) -> None:

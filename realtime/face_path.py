@@ -44,17 +44,17 @@ def open_face_path(spec: str, predictor: Predictor | None) -> FacePath | None:
         return None
     camera = Camera(source)
     camera.start()
-    face_input = predictor.spec.inputs.get(FACE) if predictor is not None else None
-    backbone = "resnet50" if face_input is not None and face_input.feature_dim == 2048 else "fer"
     try:
+        face_input = predictor.spec.inputs.get(FACE) if predictor is not None else None
+        backbone = "resnet50" if face_input is not None and face_input.feature_dim == 2048 else "fer"
         analyzer = FaceAnalyzer(backbone=backbone, device=predictor.device if predictor is not None else "cpu")
-    except BaseException:
+        capacity = int(FACE_BUFFER_SECONDS * MAX_CAMERA_FPS)
+        face = RingBuffer(analyzer.embedding_dim, capacity)
+        expression = RingBuffer(len(FER_CLASSES), capacity)
+        names = tuple(f"{backbone}{i}" for i in range(analyzer.embedding_dim))
+        streams = {FACE: LiveStream(FACE, face, names, 0.0, stale_after=FACE_STALE_SECONDS),
+                   EXPRESSION: LiveStream(EXPRESSION, expression, FER_CLASSES, 0.0, stale_after=FACE_STALE_SECONDS)}
+        return FacePath(camera, FaceWorker(camera.frames, analyzer, face, expression), streams)
+    except BaseException:  # nothing may keep a camera the pipeline does not know of
         camera.stop()
         raise
-    capacity = int(FACE_BUFFER_SECONDS * MAX_CAMERA_FPS)
-    face = RingBuffer(analyzer.embedding_dim, capacity)
-    expression = RingBuffer(len(FER_CLASSES), capacity)
-    names = tuple(f"{backbone}{i}" for i in range(analyzer.embedding_dim))
-    streams = {FACE: LiveStream(FACE, face, names, 0.0, stale_after=FACE_STALE_SECONDS),
-               EXPRESSION: LiveStream(EXPRESSION, expression, FER_CLASSES, 0.0, stale_after=FACE_STALE_SECONDS)}
-    return FacePath(camera, FaceWorker(camera.frames, analyzer, face, expression), streams)

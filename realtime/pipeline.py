@@ -98,9 +98,9 @@ class Pipeline:
         return {m: s.buffer for m, s in self.streams.items()}
 
     def workers(self) -> list[Worker]:
-        """Every background thread started by this pipeline (the recorder owns its frame sampler)."""
+        """Every background thread started by this pipeline (of a recording: while it records)."""
         held = (self.source, self.eye_source, self.camera, self.face_worker, self._worker, self.recorder,
-                self.marker_inlet, self.watcher)
+                self.recorder.sampler if self.recorder is not None else None, self.marker_inlet, self.watcher)
         return [w for w in held if w is not None and w.started]
 
     # -- life cycle ----------------------------------------------------------------------

@@ -248,8 +248,14 @@ class Recorder(Worker):
     def status(self) -> RecorderStatus:
         sampler = self._sampler
         overruns = self._overruns + (sampler.overruns if sampler is not None else 0)
-        error = self.error or (sampler.error if sampler is not None else None) or ""
-        return RecorderStatus(str(self.path), dict(self._written), self._n_predictions, self._lost, overruns, error)
+        # a failed frame sampler is its own worker's error (Pipeline.status().workers): the recording goes on
+        return RecorderStatus(str(self.path), dict(self._written), self._n_predictions, self._lost, overruns,
+                              self.error or "")
+
+    @property
+    def sampler(self) -> FrameSampler | None:
+        """The thread copying camera frames into the recording, when frames are recorded."""
+        return self._sampler
 
     # -- writer thread -------------------------------------------------------------------
     def _room(self) -> int:

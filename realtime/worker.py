@@ -3,8 +3,8 @@
 Capture, face analysis, inference, the EEG and marker inlets, the recorder and the hot-swap watcher
 are all ``Worker``s, so they start, stop and fail alike: ``stop()`` asks the thread to end and joins it
 for at most ``stop_timeout`` seconds, logging (and returning False) when it did not end in time; an
-exception escaping the thread body is logged and kept in ``error`` (worded by ``_error_message``), where
-the pipeline's status reads it, instead of ending the thread unnoticed.
+exception escaping the thread body is logged (one line; the traceback at DEBUG) and kept in ``error``
+(worded by ``_error_message``), where the pipeline's status reads it, instead of ending the thread unnoticed.
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ class Worker(ABC):
             self._run()
         except Exception as exc:  # kept for the status; the rest of the app keeps running
             self.error = self._error_message(exc)
-            log.error("%s", self.error, exc_info=exc)
+            log.error("%s", self.error)  # one line, as the status shows it; the traceback for debugging
+            log.debug("%s: traceback", self.name, exc_info=exc)
         finally:
             self._finish()

@@ -70,9 +70,10 @@ class EegSource(Worker):
         self._connected = True
 
     def start(self) -> None:
-        """Open the source if needed, then read it in the background."""
+        """Open the source if needed, then read it in the background (the thread named after what was opened)."""
         if self.buffer is None:
             self.open()
+        self.name = f"eeg-source {self.description}"
         super().start()
 
     def stop(self, timeout: float | None = None) -> bool:
