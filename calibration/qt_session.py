@@ -21,7 +21,7 @@ from calibration.rating_dialog import SamDialog
 from calibration.ratings import Rating
 from calibration.session import Presenter, Rate, SessionError, Step, session_path, session_steps
 
-if TYPE_CHECKING:  # importing the pipeline loads pylsl, which must wait until the LSL config is chosen
+if TYPE_CHECKING:  # importing the pipeline loads liblsl, which must wait until the LSL config is chosen
     from realtime.pipeline import Pipeline
 
 

@@ -27,7 +27,7 @@ from calibration.protocol import Block, Protocol
 from calibration.ratings import Rating
 from models.contracts import EEG
 
-if TYPE_CHECKING:  # importing the pipeline loads pylsl, which must wait until the LSL config is chosen
+if TYPE_CHECKING:  # importing the pipeline loads liblsl, which must wait until the LSL config is chosen
     from realtime.pipeline import Pipeline
 
 CALIBRATION_VERSION = 1

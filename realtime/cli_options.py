@@ -1,7 +1,7 @@
 """Command-line options of the live sources, shared by ``app.py`` and ``python -m calibration run``.
 
 They live here, below both, so that no package imports ``app``: BrainFlow board parameters, the
-frame-recording options and the choice of LSL configuration (which must happen before pylsl loads).
+frame-recording options and the choice of LSL configuration (which must happen before liblsl loads).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def add_frame_options(group: argparse._ArgumentGroup | argparse.ArgumentParser) 
 
 
 def configure_lsl(args: argparse.Namespace) -> None:
-    """Choose the LSL config before pylsl is imported (liblsl reads it once, when it loads)."""
+    """Choose the LSL config before liblsl is loaded (liblsl reads it once, when it loads)."""
     if args.lsl_loopback:
         from realtime.lsl_env import use_loopback_config
 
