@@ -1,4 +1,4 @@
-"""Command line of the offline side: ``python -m offline train|report|select|stack|compare|gaps|deploy`` (--help)."""
+"""Command line of the offline side: ``python -m offline train|tune|report|select|stack|compare|gaps|deploy``."""
 
 from __future__ import annotations
 
@@ -11,39 +11,31 @@ from typing import Any
 
 from offline import datasets
 from offline.config import parse_model_overrides, parse_overrides
+from offline.engines import ENGINES
 from offline.evaluation import REG_METRICS
 from offline.splits import PROTOCOLS
+from offline.tuning import SAMPLERS
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m offline", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train and evaluate a registered model on a dataset under a protocol")
-    t.add_argument("--dataset", required=True, choices=datasets.names(),
-                   help="a public dataset, or calibration: the rated blocks of the session files under --root")
-    t.add_argument("--root", required=True, help="the dataset folder as distributed (calibration: session folder)")
-    t.add_argument("--sessions", nargs="+", default=[], metavar="PATH",
-                   help="calibration session files or folders whose rated blocks join the dataset's trials "
-                        "(EEG channels matched by name; --subjects does not filter them)")
-    t.add_argument("--model", required=True, help="registered model name (models.registry.names())")
-    t.add_argument("--protocol", required=True, choices=PROTOCOLS)
-    t.add_argument("--test-subjects", nargs="*", default=[], help="holdout: subject ids to test on (e.g. s01 P02)")
-    t.add_argument("--out", required=True, help="run folder (runs/NAME); an existing one is resumed")
-    t.add_argument("--set", dest="train_set", action="append", default=[], metavar="KEY=VALUE",
-                   help="training setting override, e.g. --set epochs=5 --set lr=1e-3 (see offline.config)")
-    t.add_argument("--model-set", action="append", default=[], metavar="KEY=JSON",
-                   help="model constructor override, e.g. --model-set d_model=16")
-    t.add_argument("--device", default=None, help="auto (CUDA when present), cpu or cuda")
-    t.add_argument("--subjects", nargs="*", default=None, help="read only these subjects")
-    t.add_argument("--source", default=None, help="DEAP: preprocessed | original | auto")
-    t.add_argument("--no-final", action="store_true", help="skip training the final deployable model")
-    t.add_argument("--face-cache", default="", help="folder caching face-video embeddings (default OUT/face_cache)")
-    t.add_argument("--max-folds", type=int, default=0, help="run only the first N folds (a documented subset)")
-    t.add_argument("--distill-from", default="", metavar="RUN",
-                   help="cross-modal distillation: the finished run (e.g. a tcn-face run on the same data and "
-                        "protocol) whose fold models teach this one; needs --set distill_weight=W (thesis ~0.4)")
-    t.add_argument("--workers", type=int, default=1,
-                   help="train folds in N processes at once (each with num_threads threads, default cores / N)")
+    _run_arguments(t)
+    t.add_argument("--tuned", default="", metavar="SEARCH",
+                   help="start from the settings a finished search chose (its chosen.json); --set/--model-set win")
+    u = sub.add_parser("tune", help="nested hyper-parameter search: per outer fold, optuna proposes settings scored "
+                                    "on validation subjects only; the best by validation is that fold's result")
+    _run_arguments(u)
+    u.add_argument("--space", action="append", required=True, metavar="KEY=KIND:ARGS",
+                   help="a searched setting: lr=log:1e-4:1e-2, epochs=int:5:30, dropout=float:0:0.5, "
+                        "model.d_model=choice:16,32 (model. = a --model-set argument); repeatable")
+    u.add_argument("--trials", type=int, required=True, help="proposals per outer fold")
+    u.add_argument("--batch", type=int, default=4,
+                   help="proposals asked per fold before any is scored (fixed, so results do not depend on the "
+                        "engine; default 4)")
+    u.add_argument("--sampler", default="tpe", choices=SAMPLERS, help="optuna sampler (grid: every choice)")
+    u.add_argument("--seed", type=int, default=0, help="the sampler's seed")
     r = sub.add_parser("report", help="(re)write metrics.json, CSVs and plots of a run folder")
     r.add_argument("run")
     s = sub.add_parser("select", help="per fold, take the candidate run with the best validation score (nested "
@@ -84,6 +76,71 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    """What train and tune share: the data, the model, the protocol, the run folder and the engine."""
+    p.add_argument("--dataset", required=True, choices=datasets.names(),
+                   help="a public dataset, or calibration: the rated blocks of the session files under --root")
+    p.add_argument("--root", required=True, help="the dataset folder as distributed (calibration: session folder)")
+    p.add_argument("--sessions", nargs="+", default=[], metavar="PATH",
+                   help="calibration session files or folders whose rated blocks join the dataset's trials "
+                        "(EEG channels matched by name; --subjects does not filter them)")
+    p.add_argument("--model", required=True, help="registered model name (models.registry.names())")
+    p.add_argument("--protocol", required=True, choices=PROTOCOLS)
+    p.add_argument("--test-subjects", nargs="*", default=[], help="holdout: subject ids to test on (e.g. s01 P02)")
+    p.add_argument("--out", required=True, help="run folder (runs/NAME); an existing one is resumed")
+    p.add_argument("--set", dest="train_set", action="append", default=[], metavar="KEY=VALUE",
+                   help="training setting override, e.g. --set epochs=5 --set lr=1e-3 (see offline.config)")
+    p.add_argument("--model-set", action="append", default=[], metavar="KEY=JSON",
+                   help="model constructor override, e.g. --model-set d_model=16")
+    p.add_argument("--device", default=None, help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--subjects", nargs="*", default=None, help="read only these subjects")
+    p.add_argument("--source", default=None, help="DEAP: preprocessed | original | auto")
+    p.add_argument("--no-final", action="store_true", help="skip training the final deployable model")
+    p.add_argument("--face-cache", default="", help="folder caching face-video embeddings (default OUT/face_cache)")
+    p.add_argument("--max-folds", type=int, default=0, help="run only the first N folds (a documented subset)")
+    p.add_argument("--distill-from", default="", metavar="RUN",
+                   help="cross-modal distillation: the finished run (e.g. a tcn-face run on the same data and "
+                        "protocol) whose fold models teach this one; needs --set distill_weight=W (thesis ~0.4)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="local engine: train folds in N processes at once (each with num_threads threads, "
+                        "default cores / N)")
+    p.add_argument("--engine", default="local", choices=ENGINES,
+                   help="where folds train: local (this process or --workers processes) or ray (one task per fold)")
+    p.add_argument("--ray-address", default="", metavar="ADDRESS",
+                   help="ray: auto (the cluster of `ray start` on this machine), ray://HOST:PORT, or a GCS "
+                        "address; default: start a local Ray instance")
+    p.add_argument("--fold-cpus", type=float, default=1.0, help="ray: CPUs each fold asks for (default 1)")
+    p.add_argument("--fold-gpus", type=float, default=0.0, help="ray: GPUs each fold asks for (e.g. 0.5)")
+    p.add_argument("--retries", type=int, default=2,
+                   help="times a fold is tried again when its worker died or ran out of memory (default 2)")
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    """The RunSpec of a train or tune command line (with a search's chosen settings under --tuned)."""
+    from offline.runner import RunSpec
+
+    overrides: dict[str, str] = {}
+    model_overrides: dict[str, Any] = {}
+    if getattr(args, "tuned", ""):
+        from offline.tuning import tuned_overrides
+
+        overrides, model_overrides = tuned_overrides(args.tuned)
+    overrides |= parse_overrides(args.train_set)
+    model_overrides |= parse_model_overrides(args.model_set)
+    if args.device:
+        overrides["device"] = args.device
+    options: dict[str, Any] = {}
+    if args.subjects:
+        options["subjects"] = args.subjects
+    if args.source:
+        options["source"] = args.source
+    if args.sessions:
+        options["sessions"] = [str(Path(s).resolve()) for s in args.sessions]
+    return RunSpec(args.dataset, args.root, args.model, args.protocol, args.out, list(args.test_subjects),
+                   model_overrides, overrides, options, not args.no_final, args.max_folds, args.face_cache,
+                   max(1, args.workers), args.distill_from)
+
+
 def _bundle_name(text: str) -> str:
     """argparse type of ``deploy --name``: the shared safe-name rule (models.identifiers), as a usage error."""
     from models.identifiers import UnsafeNameError, check_name
@@ -96,6 +153,9 @@ def _bundle_name(text: str) -> str:
 
 def _headline(metrics: dict[str, Any]) -> str:
     lines = []
+    if missing := metrics.get("folds_missing"):
+        lines.append(f"PARTIAL: {metrics['n_folds']} of {metrics['folds_planned']} folds finished; the summary below "
+                     f"covers those only (missing: {', '.join(missing)})")
     for target, m in metrics["targets"].items():
         s = m["summary"]["per_subject"]
         keys = REG_METRICS if m["kind"] == "continuous" else ("accuracy", "balanced_accuracy", "f1")
@@ -108,23 +168,29 @@ def _headline(metrics: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "train":
-        from offline.runner import Run, RunSpec
+    if args.command in ("train", "tune"):
+        from offline.engines import JobsFailed, make_engine
 
-        overrides = parse_overrides(args.train_set)
-        if args.device:
-            overrides["device"] = args.device
-        options = {}
-        if args.subjects:
-            options["subjects"] = args.subjects
-        if args.source:
-            options["source"] = args.source
-        if args.sessions:
-            options["sessions"] = [str(Path(s).resolve()) for s in args.sessions]
-        spec = RunSpec(args.dataset, args.root, args.model, args.protocol, args.out, list(args.test_subjects),
-                       parse_model_overrides(args.model_set), overrides, options, not args.no_final, args.max_folds,
-                       args.face_cache, max(1, args.workers), args.distill_from)
-        metrics = Run(spec).execute()
+        engine = make_engine(args.engine, args.workers, args.retries, args.ray_address, args.fold_cpus,
+                             args.fold_gpus)
+        try:
+            if args.command == "train":
+                from offline.runner import Run
+
+                metrics = Run(_spec(args)).execute(engine)
+            else:
+                from offline.tuning import Search, parse_param, tune
+
+                metrics = tune(Search(_spec(args), [parse_param(t) for t in args.space], args.trials, args.batch,
+                                      args.sampler, args.seed), engine)
+                print(f"chosen settings: {Path(args.out) / 'chosen.json'} (train --tuned {args.out}); "
+                      f"every proposal: {Path(args.out) / 'trials.csv'}")
+        except JobsFailed as exc:
+            if exc.metrics:
+                print(_headline(exc.metrics))
+            print(f"offline {args.command}: {exc}; the report covers the finished folds and names the missing "
+                  "ones; run the same command again to retry them", file=sys.stderr)
+            return 1
         print(_headline(metrics))
         print(f"report: {Path(args.out) / 'metrics.json'}")
     elif args.command == "report":

@@ -21,6 +21,7 @@ from offline.aggregation import chance_interval, confusion, restore_steps, summa
 from offline.evaluation import REG_METRICS, classification_scores, continuous_scores
 
 CLASS_METRICS = ("accuracy", "balanced_accuracy", "f1")
+PLAN_FILE = "plan.json"  # the folds a run is to train, by name (the report names the ones still missing)
 
 
 def load_run(run: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -86,8 +87,14 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
                                "folds": [{"fold": r["fold"], "best_epoch": r["best_epoch"], "val_score": r["val_score"],
                                           "test_subjects": sorted({t.split("/")[0] for t in r["trials"]["test"]})}
                                          for r in results], "targets": {}}
-    if "selection" in config:
-        metrics["selection"] = config["selection"]
+    plan = run_dir / PLAN_FILE
+    if plan.is_file():  # a partial run says so: the summary covers the finished folds only
+        planned = json.loads(plan.read_text())["folds"]
+        metrics["folds_planned"] = len(planned)
+        metrics["folds_missing"] = [name for name in planned if name not in by_fold]
+    for key in ("selection", "tuning"):
+        if key in config:
+            metrics[key] = config[key]
     for target, kind in config["model"]["targets"].items():
         metrics["targets"][target], rows = _summarise_target(target, kind, results)
         metrics["targets"][target]["subjects"] = rows

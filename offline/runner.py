@@ -9,8 +9,8 @@ fitted per fold on that fold's training (and validation) trials only.
 from __future__ import annotations
 
 import json
-import os
 import shutil
+import socket
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from models import registry
 from models.files import atomic_write_json
@@ -27,8 +26,10 @@ from models.predictor import resolve_device
 from models.transforms import fit_normalisation, normalise
 from offline import datasets
 from offline.config import SUBJECT_DEPENDENT, TrainConfig, paper_defaults
+from offline.engines import ATTEMPT_FILE, Engine, Job, JobsFailed, LocalEngine, attempts_made
 from offline.evaluation import evaluate, validation_score, write_predictions
 from offline.export import BUNDLE_NAME, save_model
+from offline.report import PLAN_FILE, write_report
 from offline.splits import Fold, make_folds, trial_validation_fold
 from offline.trials import Trial
 from offline.windowing import WindowSet, is_classification, make_windows, trial_class
@@ -38,7 +39,7 @@ if TYPE_CHECKING:  # imported where they are used: distillation and training loa
     from offline.distillation import Teacher
     from offline.training import ExtraLoss, FitResult, Score
 
-_IGNORED_RUN = {"out": "", "max_folds": 0, "workers": 1}
+_IGNORED_RUN = {"out": "", "max_folds": 0, "workers": 1, "folds": []}
 _IGNORED_TRAIN = {"num_threads": 0}
 
 
@@ -58,6 +59,7 @@ class RunSpec:
     face_cache: str = ""  # where face-video embeddings are cached; default <out>/face_cache
     workers: int = 1  # folds trained in parallel processes (results do not depend on it)
     distill_from: str = ""  # a finished run whose fold models teach this one (offline.distillation)
+    folds: list[str] = field(default_factory=list)  # train only these folds, by name (a search trains one at a time)
 
 
 def fold_folder(out: str | Path, name: str) -> Path:
@@ -127,15 +129,20 @@ def _strata(trials: list[Trial], targets: dict[str, str]) -> list[int]:
 
 
 class Run:
-    """A run folder and what it trains; ``execute()`` does every fold not done yet, then the report."""
+    """A run folder and what it trains; ``execute()`` does every fold not done yet, then the report.
 
-    def __init__(self, spec: RunSpec) -> None:
+    ``trials``: the dataset as ``datasets.read`` returns it for this spec, when the caller has read it
+    already (an engine's worker gets it once for all the jobs it runs)."""
+
+    def __init__(self, spec: RunSpec, trials: list[Trial] | None = None) -> None:
         self.spec = spec
         self.out = Path(spec.out)
         self.cfg: TrainConfig = paper_defaults(spec.model, spec.protocol).with_overrides(spec.train_overrides)
         if self.cfg.num_threads:
             torch.set_num_threads(self.cfg.num_threads)
-        self.trials = datasets.read(spec.dataset, spec.root, **spec.dataset_options)
+        self.dataset_trials = trials if trials is not None else datasets.read(spec.dataset, spec.root,
+                                                                               **spec.dataset_options)
+        self.trials = list(self.dataset_trials)
         self.model_overrides = adapt_model_overrides(spec, self.trials)
         prototype = registry.build(spec.model, **self.model_overrides)
         self.model_spec = prototype.spec()
@@ -150,8 +157,16 @@ class Run:
         self.folds = make_folds(spec.protocol, self.trials, _strata(self.trials, self.targets), spec.test_subjects,
                                 k=self.cfg.k, val_fraction=self.cfg.val_fraction, seed=self.cfg.seed,
                                 val_by=self.cfg.val_by)
+        self.seed_offset = {fold.name: i for i, fold in enumerate(self.folds)}  # a fold's seed is cfg.seed + this
         if spec.max_folds:
             self.folds = self.folds[: spec.max_folds]
+        if spec.folds:
+            unknown = sorted(set(spec.folds) - {f.name for f in self.folds})
+            if unknown:
+                raise ValueError(f"no fold named {', '.join(unknown)} in this protocol; its folds are "
+                                 f"{', '.join(f.name for f in self.folds)}")
+            self.folds = [f for f in self.folds if f.name in spec.folds]
+        self._windows: WindowSet | None = None
         self.teacher = self._teacher() if spec.distill_from else None
         self._teacher_windows: WindowSet | None = None
 
@@ -208,23 +223,46 @@ class Run:
                 raise ValueError(f"{path}: this run folder holds a different run; choose another --out or delete it")
         atomic_write_json(path, config)
 
-    def execute(self) -> dict[str, Any]:
-        """Train and test every fold (skipping finished ones), the final model, then write the report."""
-        from offline.report import write_report
+    @property
+    def windows(self) -> WindowSet:
+        """Every trial cut into the model's windows (cut once per Run; nothing in them is fitted)."""
+        if self._windows is None:
+            self._windows = make_windows(self.trials, range(len(self.trials)), self.model_spec, self.cfg.hop_seconds)
+        return self._windows
 
+    def jobs(self) -> list[Job]:
+        """The folds not finished yet (no ``result.json``), as engine jobs."""
         folders = [fold_folder(self.out, fold.name) for fold in self.folds]  # before anything is written
+        return [Job(fold.name, folder, FoldJob(self.spec, fold.name)) for fold, folder in
+                zip(self.folds, folders, strict=True) if not (folder / "result.json").is_file()]
+
+    def prepare(self) -> None:
+        """Check the folder holds this run (or nothing yet) and write its config and fold plan."""
         self._check_config()
-        windows = make_windows(self.trials, range(len(self.trials)), self.model_spec, self.cfg.hop_seconds)
-        done = [(folder / "result.json").is_file() for folder in folders]
-        pending = [i for i, finished in enumerate(done) if not finished]
-        if self.spec.workers > 1 and len(pending) > 1:
-            _run_in_workers(self.spec, pending)
-        else:
-            for i in tqdm(pending, desc=f"{self.spec.model} {self.spec.protocol}", disable=None):
-                self._run_fold(self.folds[i], i, windows, folders[i])
-        if self.spec.final_model and not (self.out / "model" / f"{BUNDLE_NAME}.json").is_file():
-            self._train_final(windows)
-        return write_report(self.out)
+        atomic_write_json(self.out / PLAN_FILE, {"folds": [fold.name for fold in self.folds]})
+
+    def execute(self, engine: Engine | None = None) -> dict[str, Any]:
+        """Train and test every fold not finished yet (on ``engine``; default: this process), the final model,
+        then write the report. Folds that failed on every attempt are named in the report and raised as
+        ``JobsFailed`` after it is written; the final model is then not trained."""
+        jobs = self.jobs()
+        self.prepare()
+        _remember(self)  # an in-process engine trains the folds on this Run
+        engine = engine or LocalEngine(workers=self.spec.workers)
+        outcomes = engine.run(train_fold, jobs, self.dataset_trials, f"{self.spec.model} {self.spec.protocol}",
+                              describe=fold_progress) if jobs else []
+        failed = [o for o in outcomes if o.error]
+        for outcome in outcomes:
+            if not outcome.error and not (outcome.job.folder / "result.json").is_file():
+                raise FileNotFoundError(
+                    f"fold {outcome.job.name} finished on {outcome.result} but {outcome.job.folder} has no result "
+                    "here: with a cluster, --out must be on storage every node mounts")
+        if not failed and self.spec.final_model and not (self.out / "model" / f"{BUNDLE_NAME}.json").is_file():
+            self._train_final(self.windows)
+        metrics = write_report(self.out)
+        if failed:
+            raise JobsFailed(failed, len(self.folds), metrics)
+        return metrics
 
     def _fit(self, fold: Fold, seed: int, windows: WindowSet, folder: Path
              ) -> tuple[EmotionModel, dict[str, dict[str, list[float]]], FitResult]:
@@ -300,6 +338,7 @@ class Run:
                       "distillation": result.distillation, "domain_adaptation": result.domain}
         save_model(folder / "model", model, stats, provenance)
         atomic_write_json(folder / "result.json", {
+            "trained_on": {"host": socket.gethostname(), "attempt": attempts_made(folder)},
             "fold": fold.name, "subject": fold.subject, "best_epoch": result.best_epoch,
             "val_score": result.best_score, "history": result.history,
             "train_windows_per_second": result.windows_per_second, "pretrain": result.pretrain,
@@ -335,35 +374,38 @@ class Run:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-_worker: tuple[Run, WindowSet] | None = None
+@dataclass(frozen=True)
+class FoldJob:
+    """What an engine's worker needs to train one fold: the run's spec and the fold's name."""
+
+    spec: RunSpec
+    fold: str
 
 
-def _start_worker(spec: RunSpec, threads: int) -> None:
-    """In a worker process: read the data and cut the windows once; torch gets its share of the cores."""
-    global _worker
-    torch.set_num_threads(threads)
-    run = Run(spec)
-    _worker = run, make_windows(run.trials, range(len(run.trials)), run.model_spec, run.cfg.hop_seconds)
+_current: Run | None = None  # per process: the Run last built, reused by the next job of the same spec
 
 
-def _worker_fold(index: int) -> str:
-    assert _worker is not None, "_start_worker runs first in every worker"
-    run, windows = _worker
-    fold = run.folds[index]
-    run._run_fold(fold, index, windows, fold_folder(run.out, fold.name))
-    return fold.name
+def _remember(run: Run) -> None:
+    global _current
+    _current = run
 
 
-def _run_in_workers(spec: RunSpec, pending: list[int]) -> None:
-    """Train the pending folds in ``spec.workers`` processes, one fold at a time each (seeds are per fold)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+def train_fold(job: Job, trials: list[Trial]) -> str:
+    """An engine's work: train, test and save one fold (in whichever process the engine chose); returns the host."""
+    fold_job: FoldJob = job.payload
+    run = _current if _current is not None and _current.spec == fold_job.spec else None
+    if run is None:
+        run = Run(fold_job.spec, trials)
+        _remember(run)
+    fold = next(f for f in run.folds if f.name == fold_job.fold)
+    run._run_fold(fold, run.seed_offset[fold.name], run.windows, job.folder)
+    return socket.gethostname()
 
-    n = min(spec.workers, len(pending))
-    threads = int(spec.train_overrides.get("num_threads", 0)) or max(1, (os.cpu_count() or 1) // n)
-    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                             initargs=(spec, threads)) as pool:
-        futures = [pool.submit(_worker_fold, i) for i in pending]
-        for future in tqdm(as_completed(futures), total=len(futures), desc=f"{spec.model} {spec.protocol} "
-                           f"({n} workers)", disable=None):
-            future.result()
+
+def fold_progress(job: Job) -> str:
+    """A running fold's last finished epoch and best validation score, from its saved training state."""
+    try:
+        state = json.loads((job.folder / "state" / "state.json").read_text())
+        return f"epoch {state['epoch']} best {state['best_score']:.3f}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "started" if (job.folder / ATTEMPT_FILE).is_file() else ""

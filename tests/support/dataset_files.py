@@ -218,9 +218,11 @@ def smooth_trace(n: int, rng: np.random.Generator, sigma: float = 6.0, scale: fl
 
 def write_mahnob_features(root: Path, participants: tuple[int, ...] = (2, 3, 5, 6), n_trials: int = 4,
                           steps: tuple[int, int] = (120, 200), planted: bool = True, seed: int = 3,
-                          traces: str = "sine") -> Path:
+                          traces: str = "sine", inverted: tuple[int, ...] = ()) -> Path:
     """``lable_continous_Mahnob.mat`` + ``Features/P{p}-features-resamp4hz-trial-{s}.mat`` (4 Hz, target 2x label).
 
+    ``inverted``: participants whose planted features carry the label with the opposite sign (a subject on
+    whom what the others teach fails: the planted case where validation and test disagree).
     ``traces``: "sine" (a slow sinusoid of random period and phase per trial) or "smooth" (``smooth_trace``:
     low-pass filtered noise, different per trial). Either way the features are noise unless ``planted``.
     """
@@ -246,8 +248,9 @@ def write_mahnob_features(root: Path, participants: tuple[int, ...] = (2, 3, 5, 
                 "gaze_feats": rng.normal(0, 1, (T, 2)).astype(np.float32),
             }
             if planted:
-                feats["face_feats"][:, :10] += 3.0 * trace[:, None].astype(np.float32)
-                feats["eeg_band_feats_full"][:, :10] += 1.5 * trace[:, None].astype(np.float32)
+                sign = -1.0 if p in inverted else 1.0
+                feats["face_feats"][:, :10] += sign * 3.0 * trace[:, None].astype(np.float32)
+                feats["eeg_band_feats_full"][:, :10] += sign * 1.5 * trace[:, None].astype(np.float32)
             scipy.io.savemat(root / "Features" / f"P{p}-features-resamp4hz-trial-{section}.mat", feats,
                              do_compression=True)
             included.append((p, section))
