@@ -73,12 +73,11 @@ def parse_param(text: str) -> Param:
         raise ValueError(f"--space {text!r}: expected KEY=KIND:ARGS with KIND one of {', '.join(KINDS)} "
                          "(e.g. lr=log:1e-4:1e-2, epochs=int:5:30, model.d_model=choice:16,32)")
     if kind == "choice":
-        choices = []
-        for item in args.split(","):
-            try:
-                choices.append(json.dumps(json.loads(item)))
-            except ValueError:
-                choices.append(json.dumps(item))  # a bare word is a string
+        try:  # JSON values: 16,32 or [64,64],[64,64,64,64] or "adam","adamw"
+            values = json.loads(f"[{args}]")
+        except ValueError:  # bare words: adam,adamw
+            values = args.split(",")
+        choices = [json.dumps(v) for v in values]
         if len(choices) < 2:
             raise ValueError(f"--space {text!r}: a choice needs at least two values")
         return Param(key, kind, choices=tuple(choices))
