@@ -97,7 +97,7 @@ def throughput(name: str, device: torch.device, seconds: float, features: str) -
 
 def loso_wall_time(engine: str, workers: int, root: str, out: Path, model: str, epochs: int) -> tuple[float, float]:
     """Seconds to start the engine (Ray: the local instance) and to run the whole LOSO (read, folds, report)."""
-    from offline.engines import Engine, LocalEngine, RayEngine
+    from offline.engines import Engine, LocalEngine, RayEngine, import_ray
     from offline.runner import Run, RunSpec
 
     spec = RunSpec("mahnob-features", root, model, "loso", str(out), final_model=False, workers=workers,
@@ -106,8 +106,7 @@ def loso_wall_time(engine: str, workers: int, root: str, out: Path, model: str, 
     start = 0.0
     runner: Engine = LocalEngine(workers=workers, threads=1)
     if engine == "ray":
-        import ray
-
+        ray = import_ray()
         t0 = time.perf_counter()
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         start = time.perf_counter() - t0

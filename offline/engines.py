@@ -238,6 +238,16 @@ def _died(folder: Path, workers: dict[int, Any], started_after: int) -> bool:
 # ------------------------------------------------------------------------------------------------- ray
 
 
+def import_ray() -> Any:
+    """``ray``, imported so that it leaves this process's ``print`` alone (Ray's progress bars would otherwise
+    replace ``builtins.print`` in the driver) and sends no usage report unless the user asked for one."""
+    os.environ.setdefault("RAY_TQDM_PATCH_PRINT", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    return ray
+
+
 def _ray_attempt(work: Work, job: Job, shared: Any, threads: int) -> tuple[Any, float]:
     """A Ray task: one attempt of ``job`` with the task's share of CPU threads."""
     import torch
@@ -262,9 +272,9 @@ class RayEngine:
 
     def run(self, work: Work, jobs: Sequence[Job], shared: Any, label: str,
             describe: Describe | None = None) -> list[Outcome]:
-        import ray
         import torch
 
+        ray = import_ray()
         started_here = not ray.is_initialized()
         if started_here:
             ray.init(address=self.address or None, include_dashboard=False, log_to_driver=False)
@@ -283,8 +293,9 @@ class RayEngine:
 
     def _collect(self, refs: dict[Any, Job], base: dict[str, int], jobs: Sequence[Job], label: str,
                  describe: Describe | None) -> list[Outcome]:
-        import ray
         import torch
+
+        ray = import_ray()
         from ray.exceptions import NodeDiedError, OutOfMemoryError, WorkerCrashedError
 
         outcomes = {j.name: Outcome(j) for j in jobs}

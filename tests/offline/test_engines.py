@@ -5,6 +5,7 @@ report says the summary is partial."""
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from offline.__main__ import main
+from offline.engines import import_ray
 from tests.support.dataset_files import write_mahnob_features
 from tests.support.fold_killer import FoldKiller
 
@@ -27,8 +29,7 @@ FOLDS = ["P02", "P03", "P05", "P06"]
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
     """A Ray instance of 2 CPUs on loopback, no dashboard, no usage report; its GCS address."""
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    import ray
+    ray = import_ray()
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     yield ray.get_runtime_context().gcs_address
@@ -58,11 +59,13 @@ def _result(out: Path, fold: str) -> dict:
 def test_ray_gives_the_local_numbers_and_a_killed_fold_is_tried_again(dataset: Path, ray_address: str,
                                                                         tmp_path: Path) -> None:
     assert main(_args(dataset, tmp_path / "local")) == 0
+    own_print = builtins.print
     killer = FoldKiller(tmp_path / "ray" / "folds" / "P03")
     killer.start()
     assert main(_args(dataset, tmp_path / "ray", "--engine", "ray", "--fold-cpus", "1")) == 0
     killer.join(5)
     assert len(killer.killed) == 1, "the fold was killed while it trained"
+    assert builtins.print is own_print, "Ray left this process's print alone"
     local, ray_run = _metrics(tmp_path / "local"), _metrics(tmp_path / "ray")
     assert [f["fold"] for f in ray_run["folds"]] == FOLDS and "folds_missing" in ray_run
     assert not ray_run["folds_missing"]
