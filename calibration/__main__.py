@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from calibration.profiles import DEFAULT_PROFILES
+from offline.engine_options import add_engine_arguments, engine_from
 from realtime.cli_options import add_frame_options
 
 
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--finetune-epochs", type=int, default=20)
     e.add_argument("--finetune-lr", type=float, default=1e-3)
     e.add_argument("--subjects", nargs="*", help="held-out subjects to run (default: all)")
+    add_engine_arguments(e, "subjects")
     return p
 
 
@@ -157,8 +159,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "adapt":
             return _adapt(args)
         from calibration.experiment import run_experiment
+        from offline.engines import JobsFailed
 
-        run_experiment(args)
+        try:
+            run_experiment(args, engine_from(args))
+        except JobsFailed as exc:
+            print(f"calibration experiment: {exc}; the table covers the finished subjects; run the same command "
+                  "again to retry the others", file=sys.stderr)
+            return 1
         return 0
     except (ProtocolError, ProfileError, RatingError, SessionError, SourceError, AdaptationError, BundleError,
             FileNotFoundError) as exc:

@@ -11,7 +11,7 @@ from typing import Any
 
 from offline import datasets
 from offline.config import parse_model_overrides, parse_overrides
-from offline.engines import ENGINES
+from offline.engine_options import add_engine_arguments, engine_from
 from offline.evaluation import REG_METRICS
 from offline.splits import PROTOCOLS
 from offline.tuning import SAMPLERS
@@ -101,18 +101,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--distill-from", default="", metavar="RUN",
                    help="cross-modal distillation: the finished run (e.g. a tcn-face run on the same data and "
                         "protocol) whose fold models teach this one; needs --set distill_weight=W (thesis ~0.4)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="local engine: train folds in N processes at once (each with num_threads threads, "
-                        "default cores / N)")
-    p.add_argument("--engine", default="local", choices=ENGINES,
-                   help="where folds train: local (this process or --workers processes) or ray (one task per fold)")
-    p.add_argument("--ray-address", default="", metavar="ADDRESS",
-                   help="ray: auto (the cluster of `ray start` on this machine), ray://HOST:PORT, or a GCS "
-                        "address; default: start a local Ray instance")
-    p.add_argument("--fold-cpus", type=float, default=1.0, help="ray: CPUs each fold asks for (default 1)")
-    p.add_argument("--fold-gpus", type=float, default=0.0, help="ray: GPUs each fold asks for (e.g. 0.5)")
-    p.add_argument("--retries", type=int, default=2,
-                   help="times a fold is tried again when its worker died or ran out of memory (default 2)")
+    add_engine_arguments(p, "folds")
 
 
 def _spec(args: argparse.Namespace) -> Any:
@@ -169,10 +158,9 @@ def _headline(metrics: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("train", "tune"):
-        from offline.engines import JobsFailed, make_engine
+        from offline.engines import JobsFailed
 
-        engine = make_engine(args.engine, args.workers, args.retries, args.ray_address, args.fold_cpus,
-                             args.fold_gpus)
+        engine = engine_from(args)
         try:
             if args.command == "train":
                 from offline.runner import Run

@@ -25,7 +25,7 @@ def test_one_held_out_subject_is_adapted_on_its_first_trials_and_scored_on_the_r
                               train_set=["epochs=1", "num_threads=2"], finetune_epochs=2, finetune_lr=1e-3,
                               subjects=["P27"])
     results = run_experiment(args)
-    record = json.loads((tmp_path / "subjects" / "P27.json").read_text())
+    record = json.loads((tmp_path / "subjects" / "P27" / "record.json").read_text())
     adapt, evaluated = record["adapt_trials"], record["eval_trials"]
     assert len(adapt) == 3 and len(evaluated) == 3  # P27 has 6 trials
     assert max(map(int, adapt)) < min(map(int, evaluated))  # first trials adapt, later ones are scored

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from calibration.__main__ import main as calibration_main
 from offline.__main__ import main
 from offline.engines import import_ray
 from tests.support.dataset_files import write_mahnob_features
@@ -73,6 +74,20 @@ def test_ray_gives_the_local_numbers_and_a_killed_fold_is_tried_again(dataset: P
     attempts = {fold: _result(tmp_path / "ray", fold)["trained_on"]["attempt"] for fold in FOLDS}
     assert attempts == {"P02": 1, "P03": 2, "P05": 1, "P06": 1}
     assert _result(tmp_path / "ray", "P03")["history"] == _result(tmp_path / "local", "P03")["history"]
+
+
+def test_calibration_experiment_runs_its_subjects_as_ray_tasks_with_the_local_numbers(
+        dataset: Path, ray_address: str, tmp_path: Path) -> None:
+    records = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / engine
+        assert calibration_main(["experiment", "mahnob-adaptation", "--root", str(dataset), "--out", str(out),
+                                 "--set", "epochs=2", "--set", "hop_seconds=4", "--set", "num_threads=1",
+                                 "--finetune-epochs", "2", "--engine", engine]) == 0
+        records[engine] = {p.parent.name: json.loads(p.read_text()) for p in (out / "subjects").glob("*/record.json")}
+        assert {json.loads((out / "subjects" / s / "attempt.json").read_text())["engine"] for s in FOLDS} == {engine}
+    assert sorted(records["ray"]) == FOLDS
+    assert records["ray"] == records["local"], "same seeds, same numbers, whichever engine"
 
 
 def test_an_interrupted_run_started_again_trains_only_the_missing_folds(dataset: Path, ray_address: str,
