@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -93,10 +92,9 @@ def test_calibration_experiment_runs_its_subjects_as_ray_tasks_with_the_local_nu
 def test_an_interrupted_run_started_again_trains_only_the_missing_folds(dataset: Path, ray_address: str,
                                                                           tmp_path: Path) -> None:
     out = tmp_path / "run"
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "offline", *_args(dataset, out, "--engine", "ray",
                                                                         "--ray-address", ray_address)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not list((out / "folds").glob("*/result.json")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
