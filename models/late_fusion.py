@@ -11,8 +11,10 @@ A branch marked ``"gaps": true`` (the face, live: turned head, occlusion, bad li
 for lost steps. Its regressor reads the last observed row held over the gap (zeros, the training mean,
 before the window's first observed row: causal), and at a step where such a branch is lost the blend
 uses ``lost_weights`` instead (chosen on validation trials with the face lost in bursts), so the model
-leans on the other modalities exactly where the face is gone. ``modality_weights`` (B, T, M) reports
-the blend used at every step.
+leans on the other modalities exactly where the face is gone. A branch marked ``"hold_seconds": s``
+instead holds its last row over a loss of up to s seconds (live, the last frame; the blend keeps its
+weights), as a face-only model does; ``offline stack`` chooses between the two on validation.
+``modality_weights`` (B, T, M) reports the blend used at every step.
 """
 
 from __future__ import annotations

@@ -270,7 +270,8 @@ def frames_input(modality: str, feature_dim: int, steps: int, step_rate: float, 
     """Per-frame vectors (face embeddings, expression probabilities) held onto ``steps`` steps at ``step_rate``.
 
     With ``gaps`` the model reads missing steps itself: steps without a frame are NaN rows, any share
-    of the window may be missing, and the modality is optional (absent: every step missing)."""
+    of the window may be missing, and the modality is optional (absent: every step missing). A long
+    ``max_gap_seconds`` (a branch's ``hold_seconds``) holds the last frame over a lost face instead."""
     params = {"max_gap_seconds": float(max_gap_seconds),
               "max_missing_fraction": 1.0 if gaps else float(max_missing_fraction)} | ({"gaps": True} if gaps else {})
     return _spec(modality, "frame_features", steps / step_rate, step_rate, params=params, feature_dim=feature_dim,
@@ -285,12 +286,16 @@ def eye_input(steps: int = 1, window_seconds: float = 4.0) -> InputSpec:
 
 
 def precomputed_input(modality: str, feature_dim: int, steps: int = 96, step_rate: float = 4.0,
-                      gaps: bool = False) -> InputSpec:
+                      gaps: bool = False, hold_seconds: float | None = None) -> InputSpec:
     """Dataset features already at ``step_rate`` (e.g. MAHNOB's eeg_band_feats_full, 128-d); offline only.
 
-    With ``gaps`` NaN rows are missing steps the model reads itself (see ``frames_input``)."""
-    return _spec(modality, "precomputed", steps / step_rate, step_rate, params={"gaps": True} if gaps else {},
-                 feature_dim=feature_dim, required=not gaps)
+    With ``gaps`` NaN rows are missing steps the model reads itself (see ``frames_input``); ``hold_seconds``
+    records that lost rows are held (``offline gaps`` holds them; live, frames inputs do)."""
+    params: dict[str, Any] = {"gaps": True} if gaps else {}
+    if hold_seconds is not None:
+        params["hold_seconds"] = float(hold_seconds)
+    return _spec(modality, "precomputed", steps / step_rate, step_rate, params=params, feature_dim=feature_dim,
+                 required=not gaps)
 
 
 def sequence_inputs(branches: dict[str, dict[str, Any]], steps: int, step_rate: float,
@@ -299,21 +304,29 @@ def sequence_inputs(branches: dict[str, dict[str, Any]], steps: int, step_rate: 
 
     kind is band_power | de (EEG, from ``eeg_channels``) | frames (per-frame vectors) | eye_movement (33 features
     per step window from the raw eye stream) | precomputed (dataset rows).
-    ``"gaps": true`` marks a frames or precomputed branch whose missing steps the model reads (NaN rows).
+    ``"gaps": true`` marks a frames or precomputed branch whose missing steps the model reads (NaN rows);
+    ``"hold_seconds": s`` one that holds its last row over a loss of up to s seconds instead (live: the last
+    frame; offline, ``offline gaps`` holds lost rows).
     """
     inputs = {}
     for modality, branch in branches.items():
         kind, dim, gaps = branch["features"], int(branch.get("feature_dim", 0)), bool(branch.get("gaps", False))
+        hold = branch.get("hold_seconds")
         if gaps and kind not in ("frames", "precomputed"):
             raise ValueError(f"{modality}: only frames or precomputed branches can have gaps, not {kind}")
+        if hold is not None and (gaps or kind not in ("frames", "precomputed") or not float(hold) > 0):
+            raise ValueError(f"{modality}: hold_seconds must be positive, on a frames or precomputed branch without "
+                             f"gaps (got {hold!r} on a {kind} branch{' with gaps' if gaps else ''})")
         if kind == "band_power":
             inputs[modality] = band_power_input(eeg_channels, steps, step_rate)
         elif kind == "de":
             inputs[modality] = de_input(eeg_channels, steps, window_seconds=1.0 / step_rate)
         elif kind == "frames":
-            inputs[modality] = frames_input(modality, dim, steps, step_rate, gaps=gaps)
+            inputs[modality] = frames_input(modality, dim, steps, step_rate, gaps=gaps,
+                                            **({"max_gap_seconds": float(hold)} if hold is not None else {}))
         elif kind == "precomputed":
-            inputs[modality] = precomputed_input(modality, dim, steps, step_rate, gaps=gaps)
+            inputs[modality] = precomputed_input(modality, dim, steps, step_rate, gaps=gaps,
+                                                 hold_seconds=None if hold is None else float(hold))
         elif kind == "eye_movement":
             inputs[modality] = eye_input(steps, window_seconds=1.0 / step_rate)
         else:

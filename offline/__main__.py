@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--lost", default="auto", help="modality whose lost steps get their own weights, chosen on "
                                                   "validation trials with it lost in bursts (auto: face; none)")
     k.add_argument("--step", type=float, default=0.05, help="grid step of the weights (default 0.05)")
+    k.add_argument("--gap-handling", default="validation", choices=["validation", "hold", "switch"],
+                   help="over a lost modality: hold its last row (present weights) or switch to the lost weights; "
+                        "validation (default): per fold, the better of the two on the damaged validation trials")
     c = sub.add_parser("compare", help="paired per-subject comparison of two runs on the same test trials (mean "
                                        "difference with a bootstrap interval, wins, Wilcoxon p)")
     c.add_argument("run_a")
@@ -195,11 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "stack":
         from offline.stacking import stack
 
-        metrics = stack(args.runs, args.out, args.metric, None if args.lost == "none" else args.lost, args.step)
+        metrics = stack(args.runs, args.out, args.metric, None if args.lost == "none" else args.lost, args.step,
+                        args.gap_handling)
         print(_headline(metrics))
         for name in ("weights", "lost_weights"):
             mean = metrics["stacking"][f"mean_{name}"]
             print(f"mean {name.replace('_', ' ')} over folds: " + ", ".join(f"{m} {w:.2f}" for m, w in mean.items()))
+        if "gap_handling" in metrics["stacking"]:
+            handlings = list(metrics["stacking"]["gap_handling"].values())
+            print(f"lost {metrics['stacking']['lost']} ({metrics['stacking']['gap_handling_by']}): held in "
+                  f"{handlings.count('hold')} of {len(handlings)} folds, lost weights in the others")
     elif args.command == "compare":
         from offline.comparison import compare, format_comparison
 

@@ -23,7 +23,6 @@ from models import registry
 from models.files import atomic_write_json
 from models.identifiers import check_name, inside
 from models.predictor import resolve_device
-from models.transforms import fit_normalisation, normalise
 from offline import datasets
 from offline.config import SUBJECT_DEPENDENT, TrainConfig, paper_defaults
 from offline.engines import ATTEMPT_FILE, Engine, Job, JobsFailed, LocalEngine, attempts_made
@@ -31,7 +30,7 @@ from offline.evaluation import evaluate, validation_score, write_predictions
 from offline.export import BUNDLE_NAME, save_model
 from offline.report import PLAN_FILE, write_report
 from offline.splits import Fold, make_folds, trial_validation_fold
-from offline.trials import Trial
+from offline.trials import Trial, standardise_per_subject
 from offline.windowing import WindowSet, is_classification, make_windows, trial_class
 
 if TYPE_CHECKING:  # imported where they are used: distillation and training load only for a run that trains
@@ -86,28 +85,6 @@ def adapt_model_overrides(spec: RunSpec, trials: list[Trial]) -> dict[str, Any]:
     return overrides
 
 
-def standardise_per_subject(trials: list[Trial], modalities: list[str]) -> list[Trial]:
-    """Each subject's signals z-scored with that subject's own mean and std over all its trials (labels unused).
-
-    Transductive for a test subject (its unlabelled features are seen before testing), so a declared option
-    (``--set normalise=subject``), as in the reference code of the LSTM baseline; live, the statistics come
-    from the subject's calibration baseline (``calibration adapt --mode normalise``)."""
-    by_subject: dict[str, list[int]] = {}
-    for i, trial in enumerate(trials):
-        by_subject.setdefault(trial.subject, []).append(i)
-    out = list(trials)
-    for indices in by_subject.values():
-        for modality in modalities:
-            rows = np.concatenate([trials[i].signals[modality].data for i in indices if modality in trials[i].signals])
-            stats = fit_normalisation(rows)
-            for i in indices:
-                signal = out[i].signals.get(modality)
-                if signal is not None:
-                    out[i] = replace(out[i], signals={**out[i].signals, modality: replace(
-                        signal, data=normalise(signal.data.astype(np.float64), stats).astype(np.float32))})
-    return out
-
-
 def read_run_trials(config: dict[str, Any], modalities: list[str] | None = None) -> list[Trial]:
     """A finished run's trials as it read them: its dataset, standardised per subject when the run was
     (``modalities``: which signals; default the run's model inputs)."""
@@ -147,6 +124,7 @@ class Run:
         prototype = registry.build(spec.model, **self.model_overrides)
         self.model_spec = prototype.spec()
         self.trials = self._with_inputs(self.trials)
+        self.input_trials = self.trials  # before any per-subject standardisation (a teacher may differ)
         if self.cfg.normalise == "subject":
             self.trials = standardise_per_subject(self.trials, list(self.model_spec.inputs))
         elif self.cfg.normalise != "train":
@@ -186,7 +164,7 @@ class Run:
 
         assert self.teacher is not None
         if self._teacher_windows is None:
-            self._teacher_windows = self.teacher.windows(self.trials, self.cfg.hop_seconds, windows)
+            self._teacher_windows = self.teacher.windows(self.input_trials, self.cfg.hop_seconds, windows)
         rows = np.isin(self._teacher_windows.trial, fold.train)
         features, model_id = self.teacher.features(fold.name, self._teacher_windows.subset(rows), self.device)
         record: dict[str, object] = {

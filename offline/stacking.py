@@ -7,7 +7,10 @@ a simplex grid with the best validation score (the fold's validation subjects, d
 training subjects; test trials are only predicted, never read to choose). With ``lost`` (the face by
 default) a second set of weights, used at steps where that modality is lost, is chosen the same way
 on the validation trials with the modality lost in bursts (``offline.gaps``; the validation bursts
-use their own seed and lengths, fixed before any test). The result is a run folder like any other:
+use their own seed and lengths, fixed before any test). On those same damaged validation trials the
+alternative of holding the modality's last row over a loss (``hold_seconds``, the present weights kept: what
+a face-only model does) is scored too, and the better of the two is the fold's ``gap_handling`` (or the
+user fixes it). The result is a run folder like any other:
 ``report``, ``compare``, ``select`` and ``gaps`` read it, and its fold models load in the live app.
 """
 
@@ -43,6 +46,10 @@ GRID_STEP = 0.05
 VAL_BURST_SECONDS = (2.0, 30.0)
 VAL_FRACTION = 0.3
 VAL_SEED = 1
+#: Longest loss (s) over which a holding branch keeps its last row live (offline gaps hold over any loss).
+HOLD_SECONDS = 60.0
+#: How a stack treats a lost modality: chosen per fold on validation, or fixed by the user.
+GAP_HANDLINGS = ("validation", "hold", "switch")
 
 
 def simplex(m: int, step: float = GRID_STEP) -> list[tuple[float, ...]]:
@@ -67,14 +74,18 @@ def _branch(bundle: Bundle, where: str) -> tuple[str, dict[str, Any]]:
 
 
 def build_fusion(bundles: list[Bundle], where: str, lost: str | None, weights: dict[str, float] | None = None,
-                 lost_weights: dict[str, float] | None = None) -> tuple[LateFusion, dict[str, Any]]:
-    """The late-fusion model whose branches are ``bundles``' models (weights copied) and its normalisation."""
+                 lost_weights: dict[str, float] | None = None, hold: bool = False) -> tuple[LateFusion, dict[str, Any]]:
+    """The late-fusion model whose branches are ``bundles``' models (weights copied) and its normalisation.
+
+    ``lost``: the branch that may be lost, gap-aware (``lost_weights`` where it is lost) or, with ``hold``,
+    holding its last row (``HOLD_SECONDS``)."""
     branches, stats = {}, {}
     for bundle in bundles:
         modality, branch = _branch(bundle, where)
         if modality in branches:
             raise ValueError(f"{where}: two candidate runs read {modality}; stack one run per modality")
-        branches[modality] = branch | ({"gaps": True} if modality == lost else {})
+        mark = {"hold_seconds": HOLD_SECONDS} if hold else {"gaps": True}
+        branches[modality] = branch | (mark if modality == lost else {})
         stats[modality] = bundle.normalisation[modality]
     if lost is not None and lost not in branches:
         raise ValueError(f"{where}: no candidate reads {lost!r} (branches: {', '.join(branches)})")
@@ -121,7 +132,8 @@ def _choose(score: Callable[[dict[str, np.ndarray]], float], outputs: np.ndarray
 
 
 def _fold(runs: list[Path], fold: str, result: dict[str, Any], trials: list[Trial], hop: float, metric: str,
-          grid: list[tuple[float, ...]], lost: str | None) -> tuple[LateFusion, dict[str, Any], dict[str, Any]]:
+          grid: list[tuple[float, ...]], lost: str | None, gap_handling: str
+          ) -> tuple[LateFusion, dict[str, Any], dict[str, Any]]:
     bundles = [load_bundle(run / "folds" / fold / "model") for run in runs]
     model, stats = build_fusion(bundles, f"fold {fold}", lost)
     targets = list(model.targets)
@@ -142,20 +154,45 @@ def _fold(runs: list[Path], fold: str, result: dict[str, Any], trials: list[Tria
         outputs_d, gone_d = _branch_outputs(model, wsd)
         score_d = validation_score(damaged, model.spec().targets, metric)(wsd)
         lost_weights, lost_scores = _choose(score_d, outputs_d, gone_d, targets, grid, weights)
+        hold_score = _hold_score(bundles, fold, trials, val, lost, hop, metric, record["weights"])
+        handling = gap_handling if gap_handling != "validation" else (
+            "hold" if hold_score > max(lost_scores) else "switch")
+        if handling == "hold":
+            lost_weights = weights
         record |= {"lost": {"modality": lost, "fraction": VAL_FRACTION, "seed": VAL_SEED,
-                            "burst_seconds": list(VAL_BURST_SECONDS), "val_scores": lost_scores},
+                            "burst_seconds": list(VAL_BURST_SECONDS), "val_scores": lost_scores,
+                            "switch_val_score": float(max(lost_scores)), "hold_val_score": hold_score},
+                   "gap_handling": handling,
                    "lost_weights": dict(zip(model.modalities, lost_weights.tolist(), strict=True))}
     model, _ = build_fusion(bundles, f"fold {fold}", lost, record["weights"],
-                            dict(zip(model.modalities, lost_weights.tolist(), strict=True)))
+                            dict(zip(model.modalities, lost_weights.tolist(), strict=True)),
+                            hold=record.get("gap_handling") == "hold")
     record["val_score"] = float(max(grid_scores))
     return model, stats, record
 
 
+def _hold_score(bundles: list[Bundle], fold: str, trials: list[Trial], val: list[int], lost: str, hop: float,
+                metric: str, weights: dict[str, float]) -> float:
+    """Validation score of the blend with ``weights`` everywhere and ``lost``'s last row held over its losses
+    (the same damaged validation trials as the gap-aware blend)."""
+    model, stats = build_fusion(bundles, f"fold {fold}", lost, weights, hold=True)
+    damaged = list(trials)
+    for i in val:
+        damaged[i] = with_gaps(trials[i], lost, VAL_FRACTION, VAL_SEED, False, VAL_BURST_SECONDS)
+    ws = make_windows(damaged, val, model.spec(), hop).normalised(stats)
+    predictions = predict(model, ws, torch.device("cpu"), amp=False)
+    return float(validation_score(damaged, model.spec().targets, metric)(ws)(predictions))
+
+
 def stack(runs: list[str | Path], out: str | Path, metric: str = "ccc_subject", lost: str | None = "auto",
-          step: float = GRID_STEP) -> dict[str, Any]:
+          step: float = GRID_STEP, gap_handling: str = "validation") -> dict[str, Any]:
     """Write the per-fold late fusion of ``runs`` into ``out`` and report it; returns the metrics.
 
-    ``lost``: the modality whose lost steps get their own weights; "auto" is the face when a run reads it."""
+    ``lost``: the modality whose lost steps get their own weights; "auto" is the face when a run reads it.
+    ``gap_handling``: over its losses, "hold" its last row, "switch" to the lost weights, or "validation":
+    per fold the better of the two on the damaged validation trials."""
+    if gap_handling not in GAP_HANDLINGS:
+        raise ValueError(f"gap handling must be one of {', '.join(GAP_HANDLINGS)}, got {gap_handling!r}")
     run_dirs, out = [Path(r) for r in runs], Path(out)
     if len(run_dirs) < 2:
         raise ValueError("stacking needs at least two unimodal runs")
@@ -178,10 +215,11 @@ def stack(runs: list[str | Path], out: str | Path, metric: str = "ccc_subject", 
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     fold_weights, model_spec = [], None
+    handlings: dict[str, str] = {}
     for fold in folds:
         result = loaded[0][1][fold]
         model, stats, record = _fold(run_dirs, fold, result, trials, config0["train"]["hop_seconds"], metric, grid,
-                                        lost)
+                                     lost, gap_handling)
         index = {t.key: i for i, t in enumerate(trials)}
         test = make_windows(trials, [index[k] for k in result["trials"]["test"]], model.spec(),
                             config0["train"]["hop_seconds"]).normalised(stats)
@@ -200,17 +238,22 @@ def stack(runs: list[str | Path], out: str | Path, metric: str = "ccc_subject", 
             "history": [], "trials": result["trials"], "normalisation_fitted_on": "train", "stacking": stacking,
             "scores": scores}, indent=1, default=float))
         fold_weights.append((record["weights"], record.get("lost_weights", record["weights"])))
+        handlings[fold] = record.get("gap_handling", "")
         model_spec = model.spec().to_json()
     mean = [{m: float(np.mean([w[i][m] for w in fold_weights])) for m in fold_weights[0][i]} for i in (0, 1)]
+    hold = lost is not None and 2 * sum(h == "hold" for h in handlings.values()) > len(handlings)
     summary = {"runs": [str(r) for r in run_dirs], "metric": metric, "grid_step": step, "lost": lost,
+               "gap_handling_by": gap_handling,
                "mean_weights": mean[0], "mean_lost_weights": mean[1],
                "by": "validation score per fold (test trials are predicted, never read to choose)",
                "weights": {f: w for f, (w, _) in zip(folds, fold_weights, strict=True)},
                "lost_weights": {f: w for f, (_, w) in zip(folds, fold_weights, strict=True)}}
+    if lost is not None:
+        summary |= {"gap_handling": handlings, "final_gap_handling": "hold" if hold else "switch"}
     config = {**config0, "run": {**spec, "model": "late-fusion", "out": str(out)}, "model": model_spec,
               "stacking": summary}
     (tmp / "config.json").write_text(json.dumps(config, indent=1, default=float))
-    _final_model(run_dirs, tmp, mean, lost)
+    _final_model(run_dirs, tmp, mean, lost, hold)
     tmp.rename(out)
     metrics = write_report(out)
     metrics["stacking"] = summary
@@ -218,13 +261,17 @@ def stack(runs: list[str | Path], out: str | Path, metric: str = "ccc_subject", 
     return metrics
 
 
-def _final_model(runs: list[Path], out: Path, mean: list[dict[str, float]], lost: str | None) -> None:
-    """When every run trained a final model: their late fusion with the mean of the per-fold chosen weights."""
+def _final_model(runs: list[Path], out: Path, mean: list[dict[str, float]], lost: str | None, hold: bool) -> None:
+    """When every run trained a final model: their late fusion with the mean of the per-fold chosen weights and
+    the gap handling most folds chose (``hold``)."""
     finals = [r / "model" / f"{BUNDLE_NAME}.json" for r in runs]
     if not all(f.is_file() for f in finals):
         return
     bundles = [load_bundle(f) for f in finals]
-    model, stats = build_fusion(bundles, "final", lost, *mean)
+    lost_weights = mean[0] if hold else mean[1]
+    model, stats = build_fusion(bundles, "final", lost, mean[0], lost_weights, hold=hold)
     save_model(out / "model", model, stats, {"fold": "final", "stacking": {
-        "runs": [str(r) for r in runs], "weights": mean[0], "lost_weights": mean[1],
-        "chosen": "mean of the per-fold weights, each chosen on that fold's validation subjects"}})
+        "runs": [str(r) for r in runs], "weights": mean[0], "lost_weights": lost_weights,
+        "gap_handling": "hold" if hold else "switch",
+        "chosen": "mean of the per-fold weights, each chosen on that fold's validation subjects; the gap "
+                  "handling most folds chose on validation"}})

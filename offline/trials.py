@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+
+from models.transforms import fit_normalisation, normalise
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,25 @@ class Trial:
         """Seconds covered by every signal and trace (the shortest of them)."""
         spans = [s.duration for s in self.signals.values()] + [s.duration for s in self.traces.values()]
         return min(spans) if spans else 0.0
+
+
+def standardise_per_subject(trials: list[Trial], modalities: list[str]) -> list[Trial]:
+    """Each subject's signals z-scored with that subject's own mean and std over all its trials (labels unused).
+
+    Transductive for a test subject (its unlabelled features are seen before testing), so a declared option
+    (``--set normalise=subject``), as in the reference code of the LSTM baseline; live, the statistics come
+    from the subject's calibration baseline (``calibration adapt --mode normalise``)."""
+    by_subject: dict[str, list[int]] = {}
+    for i, trial in enumerate(trials):
+        by_subject.setdefault(trial.subject, []).append(i)
+    out = list(trials)
+    for indices in by_subject.values():
+        for modality in modalities:
+            rows = np.concatenate([trials[i].signals[modality].data for i in indices if modality in trials[i].signals])
+            stats = fit_normalisation(rows)
+            for i in indices:
+                signal = out[i].signals.get(modality)
+                if signal is not None:
+                    out[i] = replace(out[i], signals={**out[i].signals, modality: replace(
+                        signal, data=normalise(signal.data.astype(np.float64), stats).astype(np.float32))})
+    return out

@@ -14,6 +14,8 @@ from models.bundle import load_bundle
 from models.transforms import normalise
 from offline.__main__ import main
 from offline.datasets import read
+from offline.distillation import Teacher
+from offline.trials import standardise_per_subject
 from offline.windowing import make_windows
 from tests.support.dataset_files import write_mahnob_features
 
@@ -82,3 +84,19 @@ def test_teachers_that_cannot_teach_are_refused(teacher: tuple[Path, Path], tmp_
                "--distill-from", str(teacher_run), "--set", "distill_weight=0.4")
     with pytest.raises(FileNotFoundError, match="not a run folder"):
         _train(root, tmp_path / "e", "tcn-eeg", EEG, "--distill-from", str(tmp_path), "--set", "distill_weight=0.4")
+
+
+def test_a_teacher_standardised_per_subject_is_fed_inputs_standardised_so(teacher: tuple[Path, Path],
+                                                                          tmp_path: Path) -> None:
+    root, _ = teacher
+    run = _train(root, tmp_path / "t", "tcn-face", FACE, "--model-set", "channels=[8]", "--set", "epochs=1",
+                 "--set", "normalise=subject")
+    config = json.loads((run / "config.json").read_text())
+    sides = {f.name: json.loads((f / "result.json").read_text())["trials"] for f in (run / "folds").iterdir()}
+    taught_by = Teacher(run, config["run"], sides)
+    trials = read("mahnob-features", root)
+    raw = make_windows(trials, range(len(trials)), taught_by.spec, 8.0)
+    fed = taught_by.windows(trials, 8.0, raw)
+    expected = make_windows(standardise_per_subject(trials, ["face"]), range(len(trials)), taught_by.spec, 8.0)
+    assert not np.allclose(raw.inputs["face"], expected.inputs["face"], atol=1e-3), "the data must need it"
+    np.testing.assert_allclose(fed.inputs["face"], expected.inputs["face"], rtol=1e-5, atol=1e-5)

@@ -18,8 +18,9 @@ from models.bundle import load_bundle
 from models.contracts import EEG, FACE, ModalityWindow
 from models.late_fusion import hold_last
 from models.predictor import NetworkPredictor
+from models.transforms import MissingModality
 from offline.__main__ import main
-from offline.stacking import simplex, stack
+from offline.stacking import HOLD_SECONDS, simplex, stack
 from offline.trials import Signal
 from tests.support.dataset_files import write_mahnob_features
 
@@ -70,8 +71,11 @@ def test_each_fold_blends_its_runs_with_the_weights_best_on_validation(runs: tup
         expected = w["face"] * _predictions(face, fold) + w["eeg"] * _predictions(eeg, fold)
         np.testing.assert_allclose(_predictions(tmp_path / "fused", fold), expected, atol=1e-5)
         bundle = load_bundle(tmp_path / "fused" / "folds" / fold / "model")
-        assert bundle.spec.architecture == "late-fusion" and bundle.spec.inputs["face"].required is False
-        assert bundle.spec.config["lost_weights"] == record["lost_weights"]
+        hold = record["lost"]["hold_val_score"] > record["lost"]["switch_val_score"]
+        assert record["gap_handling"] == ("hold" if hold else "switch"), "the better handling on validation"
+        assert bundle.spec.architecture == "late-fusion" and bundle.spec.inputs["face"].required is hold
+        assert bundle.spec.inputs["face"].params.get("hold_seconds") == (HOLD_SECONDS if hold else None)
+        assert bundle.spec.config["lost_weights"] == (record["weights"] if hold else record["lost_weights"])
     final = load_bundle(tmp_path / "fused" / "model")
     mean = metrics["stacking"]["mean_weights"]
     assert final.spec.config["weights"] == pytest.approx(mean) and sum(mean.values()) == pytest.approx(1.0)
@@ -128,3 +132,29 @@ def test_late_fusion_leans_on_eeg_live_where_the_face_is_lost() -> None:
                                 device="cpu").predict({EEG: eeg})
     assert lost.valence == pytest.approx(eeg_only.valence, abs=1e-5), "face gone: the EEG branch's prediction"
     assert seen.valence != pytest.approx(eeg_only.valence, abs=1e-5)
+
+
+def test_a_holding_face_branch_keeps_its_last_frame_live_over_a_lost_face() -> None:
+    model = registry.build("late-fusion", branches={
+        "face": {"features": "frames", "feature_dim": 7, "channels": [8], "hold_seconds": 20.0},
+        "eeg": {"features": "band_power", "channels": [8]}}, weights={"face": 0.8, "eeg": 0.2}).eval()
+    spec = model.spec()
+    rate, t_end = 128.0, 60.0
+    ts = t_end - np.arange(int(26 * rate))[::-1] / rate
+    eeg = ModalityWindow(np.random.default_rng(0).standard_normal((ts.size, 32)), ts, rate, spec.inputs[EEG].channels)
+    frames_ts = np.arange(20.0, 50.0, 1 / 30)  # the face lost for the last 10 s
+    frames = np.random.default_rng(1).random((frames_ts.size, 7))
+    predictor = NetworkPredictor(model, spec, "late-fusion@untrained", trained=False, device="cpu")
+    held = predictor.predict({EEG: eeg, FACE: ModalityWindow(frames, frames_ts, 30.0, ())})
+    still = np.arange(50.0, 60.0, 1 / 30)  # what holding means: the last frame, repeated
+    repeated = ModalityWindow(np.vstack([frames, np.repeat(frames[-1:], still.size, axis=0)]),
+                              np.concatenate([frames_ts, still]), 30.0, ())
+    assert held.modality_weights == pytest.approx({"face": 0.8, "eeg": 0.2})
+    assert held.valence == pytest.approx(predictor.predict({EEG: eeg, FACE: repeated}).valence, abs=1e-5)
+    gone = ModalityWindow(frames[:60], frames_ts[:60], 30.0, ())  # lost for 38 s: most steps beyond its 20 s
+    with pytest.raises(MissingModality, match="face"):
+        predictor.predict({EEG: eeg, FACE: gone})
+    with pytest.raises(ValueError, match="hold_seconds"):
+        registry.build("late-fusion", branches={
+            "face": {"features": "frames", "feature_dim": 7, "channels": [8], "hold_seconds": 20.0, "gaps": True},
+            "eeg": {"features": "band_power", "channels": [8]}})

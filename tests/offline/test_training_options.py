@@ -11,7 +11,7 @@ import pytest
 
 from offline.__main__ import main
 from offline.datasets import read
-from offline.runner import standardise_per_subject
+from offline.trials import standardise_per_subject
 from tests.support.dataset_files import write_mahnob_features
 
 
