@@ -9,9 +9,10 @@ default) a second set of weights, used at steps where that modality is lost, is 
 on the validation trials with the modality lost in bursts (``offline.gaps``; the validation bursts
 use their own seed and lengths, fixed before any test). On those same damaged validation trials the
 alternative of holding the modality's last row over a loss (``hold_seconds``, the present weights kept: what
-a face-only model does) is scored too, and the better of the two is the fold's ``gap_handling`` (or the
-user fixes it). The result is a run folder like any other:
-``report``, ``compare``, ``select`` and ``gaps`` read it, and its fold models load in the live app.
+a face-only model does) is scored too, each validation subject in turn with the lost weights chosen on
+the others, and the better of the two is the fold's ``gap_handling`` (or the user fixes it). The result
+is a run folder like any other: ``report``, ``compare``, ``select`` and ``gaps`` read it, and its fold
+models load in the live app.
 """
 
 from __future__ import annotations
@@ -154,14 +155,16 @@ def _fold(runs: list[Path], fold: str, result: dict[str, Any], trials: list[Tria
         outputs_d, gone_d = _branch_outputs(model, wsd)
         score_d = validation_score(damaged, model.spec().targets, metric)(wsd)
         lost_weights, lost_scores = _choose(score_d, outputs_d, gone_d, targets, grid, weights)
-        hold_score = _hold_score(bundles, fold, trials, val, lost, hop, metric, record["weights"])
-        handling = gap_handling if gap_handling != "validation" else (
-            "hold" if hold_score > max(lost_scores) else "switch")
+        held = _held_predictions(bundles, fold, trials, val, lost, hop, record["weights"], wsd)
+        switch_cv, hold_cv = _held_out_subject_scores(damaged, model.spec().targets, metric, wsd, outputs_d, gone_d,
+                                                      held, weights, grid)
+        handling = gap_handling if gap_handling != "validation" else ("hold" if hold_cv > switch_cv else "switch")
         if handling == "hold":
             lost_weights = weights
         record |= {"lost": {"modality": lost, "fraction": VAL_FRACTION, "seed": VAL_SEED,
                             "burst_seconds": list(VAL_BURST_SECONDS), "val_scores": lost_scores,
-                            "switch_val_score": float(max(lost_scores)), "hold_val_score": hold_score},
+                            "switch_val_score": switch_cv, "hold_val_score": hold_cv,
+                            "compared_on": "each validation subject, switch weights chosen on the others"},
                    "gap_handling": handling,
                    "lost_weights": dict(zip(model.modalities, lost_weights.tolist(), strict=True))}
     model, _ = build_fusion(bundles, f"fold {fold}", lost, record["weights"],
@@ -171,17 +174,36 @@ def _fold(runs: list[Path], fold: str, result: dict[str, Any], trials: list[Tria
     return model, stats, record
 
 
-def _hold_score(bundles: list[Bundle], fold: str, trials: list[Trial], val: list[int], lost: str, hop: float,
-                metric: str, weights: dict[str, float]) -> float:
-    """Validation score of the blend with ``weights`` everywhere and ``lost``'s last row held over its losses
-    (the same damaged validation trials as the gap-aware blend)."""
+def _held_predictions(bundles: list[Bundle], fold: str, trials: list[Trial], val: list[int], lost: str, hop: float,
+                      weights: dict[str, float], like: WindowSet) -> dict[str, np.ndarray]:
+    """Predictions of the blend with ``weights`` everywhere and ``lost``'s last row held over its losses, on the
+    validation windows ``like`` (the same damaged trials, the lost rows held instead of missing)."""
     model, stats = build_fusion(bundles, f"fold {fold}", lost, weights, hold=True)
     damaged = list(trials)
     for i in val:
         damaged[i] = with_gaps(trials[i], lost, VAL_FRACTION, VAL_SEED, False, VAL_BURST_SECONDS)
     ws = make_windows(damaged, val, model.spec(), hop).normalised(stats)
-    predictions = predict(model, ws, torch.device("cpu"), amp=False)
-    return float(validation_score(damaged, model.spec().targets, metric)(ws)(predictions))
+    assert np.array_equal(ws.trial, like.trial) and np.array_equal(ws.start_step, like.start_step)
+    return predict(model, ws, torch.device("cpu"), amp=False)
+
+
+def _held_out_subject_scores(trials: list[Trial], targets: dict[str, str], metric: str, ws: WindowSet,
+                             outputs: np.ndarray, lost: np.ndarray, held: dict[str, np.ndarray], weights: np.ndarray,
+                             grid: list[tuple[float, ...]]) -> tuple[float, float]:
+    """Mean validation score of switching (lost weights chosen on the other validation subjects) and of holding,
+    each validation subject scored in turn: the switch's grid search must not flatter it against the hold, which
+    chooses nothing. With one validation subject both are scored on it, the switch at its best grid point."""
+    subjects = np.array([trials[i].subject for i in ws.trial])
+    names = sorted(set(subjects.tolist()))
+    score = validation_score(trials, targets, metric)
+    switch, hold = [], []
+    for name in names:
+        out = subjects == name
+        rest = ~out if len(names) > 1 else out
+        lost_weights, _ = _choose(score(ws.subset(rest)), outputs[rest], lost[rest], list(targets), grid, weights)
+        switch.append(score(ws.subset(out))(_blend(outputs[out], lost[out], weights, lost_weights, list(targets))))
+        hold.append(score(ws.subset(out))({t: held[t][out] for t in targets}))
+    return float(np.mean(switch)), float(np.mean(hold))
 
 
 def stack(runs: list[str | Path], out: str | Path, metric: str = "ccc_subject", lost: str | None = "auto",

@@ -102,6 +102,7 @@ def test_the_test_subjects_labels_never_move_the_weights(runs: tuple[Path, Path]
     flipped = stack([face, eeg], tmp_path / "flipped", step=0.1)
     assert flipped["stacking"]["weights"]["P02"] == honest["stacking"]["weights"]["P02"]
     assert flipped["stacking"]["lost_weights"]["P02"] == honest["stacking"]["lost_weights"]["P02"]
+    assert flipped["stacking"]["gap_handling"]["P02"] == honest["stacking"]["gap_handling"]["P02"]
     scores = [json.loads((tmp_path / name / "folds" / "P02" / "result.json").read_text())["scores"]
               for name in ("honest", "flipped")]
     assert scores[0] != scores[1]
