@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="folder of subject profiles (default: %(default)s)")
     mdl.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                      help="where the model runs; auto picks CUDA when present (default: %(default)s)")
+    mdl.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),
+                     help="forward pass: ONNX Runtime or torch; auto takes ONNX Runtime on the CPU when installed and "
+                          "the model exports, torch otherwise (default: %(default)s)")
     mdl.add_argument("--hop", type=positive, default=0.25, metavar="SECONDS",
                      help="time between predictions (default: %(default)s)")
     out = p.add_argument_group("outputs")
@@ -164,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
 
     config = PipelineConfig(
         eeg=None if args.eeg == "none" else args.eeg, eeg_stream=args.eeg_stream, serial_port=args.serial_port,
-        board_args=args.board_args, camera=args.cam, model=model, device=args.device, hop=args.hop,
+        board_args=args.board_args, camera=args.cam, model=model, device=args.device, backend=args.backend,
+        hop=args.hop,
         app_name=args.name, record=args.record, overwrite=args.overwrite, publish_subject=args.publish_subject,
         markers=args.markers, eye=None if args.eye == "none" else args.eye,
         weights_dir=args.weights_dir,
@@ -181,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     if pipeline.model_problem:
         print(f"warning: model {model!r} cannot run on these streams: {pipeline.model_problem}; "
               "streams are still acquired and recorded", file=sys.stderr)
+    if pipeline.predictor is not None:
+        print(pipeline.predictor.describe(), file=sys.stderr)
     if args.record:
         print(f"recording to {args.record}", file=sys.stderr)
     stop = threading.Event()

@@ -1,6 +1,7 @@
 """Test-session set-up: LSL limited to loopback and Qt offscreen, before anything imports pylsl or Qt."""
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,8 @@ from realtime.lsl_env import use_loopback_config
 
 use_loopback_config()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# ONNX exports of this test session (app subprocesses inherit it) go to a folder of their own, not ~/.cache.
+os.environ.setdefault("EMOLIVE_ONNX_CACHE", tempfile.mkdtemp(prefix="emolive-onnx-"))
 
 
 @pytest.fixture(autouse=True, scope="session")

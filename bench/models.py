@@ -1,10 +1,12 @@
-"""Latency of every registered model at batch 1: the forward pass alone, and the whole live ``predict`` step.
+"""Latency of every registered model at batch 1, torch beside ONNX Runtime: the forward pass, and the live step.
 
 Prints, per model, the median and 95th percentile over ``--runs`` timed calls after
 ``--warmup`` untimed ones, with the machine described (CPU model, cores, torch version and
-threads, device). "forward" feeds ready tensors of the model's default input shapes in
-inference mode; "predict" also computes the features from a raw live-like window (EEG at
-250 Hz, face frames at 30 fps) through ``models.transforms``, as the inference worker does.
+threads, device). "forward" is ``NetworkPredictor.forward`` on ready feature windows of the model's
+input shapes, in each backend (``models.onnx_backend``: one ONNX Runtime thread); "predict" also
+computes the features from a raw live-like window (EEG at 250 Hz, face frames at 30 fps) through
+``models.transforms``, as the inference worker does. "x" is torch's median over ONNX Runtime's.
+ONNX Runtime runs on the CPU only: with ``--device cuda`` its columns stay empty.
 
     .venv/bin/python bench/models.py [--device cpu|cuda|auto] [--threads N] [--runs 200] [--models a,b]
 """
@@ -26,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from machine import describe_machine
 
 from models import registry
+from models.onnx_backend import OnnxUnavailable, input_shapes, onnx_runtime_version
 from models.predictor import NetworkPredictor, resolve_device
-from models.transforms import n_steps
 from tests.models.conftest import make_window
 
 
@@ -67,29 +69,40 @@ def main() -> None:
     device = resolve_device(args.device)
     sync = device.startswith("cuda")
     names = [n for n in args.models.split(",") if n] or registry.names()
-    print(describe(device))
-    print(f"batch 1, {args.runs} timed runs after {args.warmup} warm-up; milliseconds")
-    print("forward: ready tensors; predict: features from a raw window + forward; cpu: median process CPU time")
-    print(f"{'model':<20}{'params':>9}  {'input':<22}{'forward med':>12}{'p95':>7}{'cpu':>7}"
-          f"{'predict med':>13}{'p95':>7}{'cpu':>7}")
+    backends = ["torch"] + (["onnx"] if device == "cpu" else [])
+    print(describe(device) + f"; onnxruntime {onnx_runtime_version() or 'not installed'}")
+    print(f"batch 1, {args.runs} timed runs after {args.warmup} warm-up; milliseconds (median, p95)")
+    print("forward: ready feature windows; predict: features from a raw window + forward; x: torch / onnx medians")
+    print(f"{'model':<20}{'params':>9}  {'input':<16}{'fwd torch':>10}{'p95':>7}{'fwd onnx':>10}{'p95':>7}{'x':>6}"
+          f"{'pred torch':>11}{'p95':>7}{'pred onnx':>10}{'p95':>7}{'x':>6}")
+    rng = np.random.default_rng(0)
     for name in names:
         torch.manual_seed(0)
         model = registry.build(name).to(device).eval()
         spec = model.spec()
-        x = {m: torch.randn(1, n_steps(i), i.feature_dim, device=device) for m, i in spec.inputs.items()}
-        shapes = " ".join(f"{n_steps(i)}x{i.feature_dim}" for i in spec.inputs.values())
-
-        def forward(model: torch.nn.Module = model, x: dict[str, torch.Tensor] = x) -> object:
-            with torch.inference_mode():
-                return model(x)
-
-        f_med, f_p95, f_cpu = timed(forward, args.runs, args.warmup, sync)
-        predictor = NetworkPredictor(model, spec, f"{name}@untrained", trained=False, device=device)
-        window = make_window(predictor)
-        p_med, p_p95, p_cpu = timed(lambda p=predictor, w=window: p.predict(w), args.runs, args.warmup, sync)
+        shapes = input_shapes(spec)
+        batch = {m: (rng.dirichlet(np.ones(s[2]), s[:2]) if m == "expression" else rng.standard_normal(s))
+                 .astype(np.float32) for m, s in shapes.items()}
+        cells: dict[str, tuple[float, float, float, float]] = {}
+        window = None
+        for backend in backends:
+            try:
+                predictor = NetworkPredictor(model, spec, f"{name}@untrained", trained=False, device=device,
+                                             backend=backend)
+            except OnnxUnavailable as exc:
+                print(f"  {name}: no ONNX Runtime column: {exc}")
+                continue
+            window = window or make_window(predictor)
+            f_med, f_p95, _ = timed(lambda p=predictor, b=batch: p.forward(b), args.runs, args.warmup, sync)
+            p_med, p_p95, _ = timed(lambda p=predictor, w=window: p.predict(w), args.runs, args.warmup, sync)
+            cells[backend] = (f_med, f_p95, p_med, p_p95)
+        t = cells["torch"]
+        o = cells.get("onnx")
+        cols = [f"{t[0]:>10.2f}{t[1]:>7.2f}", f"{o[0]:>10.2f}{o[1]:>7.2f}{t[0] / o[0]:>6.1f}" if o else f"{'-':>23}",
+                f"{t[2]:>11.2f}{t[3]:>7.2f}", f"{o[2]:>10.2f}{o[3]:>7.2f}{t[2] / o[2]:>6.1f}" if o else f"{'-':>23}"]
         params = sum(p.numel() for p in model.parameters())
-        print(f"{name:<20}{params:>9}  {shapes:<22}{f_med:>12.2f}{f_p95:>7.2f}{f_cpu:>7.2f}"
-              f"{p_med:>13.2f}{p_p95:>7.2f}{p_cpu:>7.2f}")
+        dims = " ".join(f"{s[1]}x{s[2]}" for s in shapes.values())
+        print(f"{name:<20}{params:>9}  {dims:<16}" + "".join(cols))
 
 
 if __name__ == "__main__":

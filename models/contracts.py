@@ -167,13 +167,18 @@ def article(word: str) -> str:
 
 class Predictor(ABC):
     """A runnable model, all ``realtime/`` ever sees: its spec, id, whether it was trained, its state
-    (``models.live``), the device it runs on, and ``predict(window)``."""
+    (``models.live``), the device and backend it runs on, and ``predict(window)``."""
 
     spec: ModelSpec
     model_id: str
     trained: bool
     state: str = ""  # one of models.live.MODEL_STATES; empty: from ``trained`` alone (state_or_trained)
     device: str = "cpu"
+    backend: str = "torch"  # what runs the forward pass ("torch" or "onnx")
+
+    def describe(self) -> str:
+        """One line: the model, where and in what it runs."""
+        return f"model {self.model_id} on {self.device}, forward pass in {self.backend}"
 
     @abstractmethod
     def predict(self, window: Window) -> ModelOutput:

@@ -36,8 +36,10 @@ BRANCH_NETWORK = ("channels", "kernel_size", "dropout")
 
 def hold_last(x: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     """(B, T, D) with missing steps (``present`` False) replaced by the last present row; zeros before the first."""
-    steps = torch.arange(x.shape[1], device=x.device).expand(x.shape[0], -1)
-    source = torch.where(present, steps, torch.full_like(steps, -1)).cummax(dim=1).values
+    steps = torch.arange(x.shape[1], device=x.device)
+    marked = torch.where(present, steps.expand(x.shape[0], -1), torch.full_like(present, -1, dtype=steps.dtype))
+    before = steps[None, :] <= steps[:, None]  # (T, T): step s is at or before step t (a running max, as ONNX has
+    source = torch.where(before, marked[:, None, :], -1).amax(dim=-1)  # no cummax)
     held = torch.gather(torch.nan_to_num(x), 1, source.clamp(min=0)[..., None].expand(-1, -1, x.shape[2]))
     return torch.where((source >= 0)[..., None], held, torch.zeros((), dtype=x.dtype, device=x.device))
 

@@ -19,6 +19,10 @@ Untrained registered networks with an ``eeg_channels`` config adopt the live EEG
 channels in ``check_streams`` when the default list is not all there (e.g. BrainFlow's
 synthetic board): there are no weights to keep, so the network is rebuilt for those channels.
 A trained model never adopts channels: missing ones are an error (or interpolated, if asked).
+
+The forward pass runs in torch or in ONNX Runtime (``backend``, ``models.onnx_backend``); "auto" takes
+ONNX Runtime on the CPU when it is installed and the model exports, torch otherwise, and says why in
+``notes``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from models.channels import MissingChannels, channel_map
 from models.contracts import IncompatibleStreams, ModelOutput, ModelSpec, Predictor, Window, article
 from models.live import model_state
 from models.manifest import Normalisation
+from models.onnx_backend import BACKENDS, OnnxForward, OnnxUnavailable
 from models.transforms import MissingModality, check_live, compute_features, get_transform, n_steps, normalise
 
 
@@ -60,8 +65,12 @@ class NetworkPredictor(Predictor):
         device: str = "auto",
         interpolate_channels: bool = False,
         state: str | None = None,
+        backend: str = "torch",
     ) -> None:
-        """``state``: one of ``models.live.MODEL_STATES``; by default from the model and ``trained`` (no provenance)."""
+        """``state``: one of ``models.live.MODEL_STATES``; by default from the model and ``trained`` (no provenance).
+        ``backend``: torch, onnx or auto (see the module doc)."""
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.spec = spec
@@ -71,6 +80,33 @@ class NetworkPredictor(Predictor):
         self.normalisation = dict(normalisation or {})
         self.interpolate_channels = interpolate_channels
         self.notes: list[str] = []  # what check_streams changed (adopted channels), for the dashboard/log
+        self.requested_backend = backend
+        self.onnx: OnnxForward | None = None
+        self._choose_backend()
+
+    @property
+    def backend(self) -> str:  # type: ignore[override]  # read-only here: it follows the export
+        """The forward pass in use: "onnx" or "torch"."""
+        return "onnx" if self.onnx is not None else "torch"
+
+    def describe(self) -> str:
+        return super().describe() + "".join(f"; {note}" for note in self.notes)
+
+    def _choose_backend(self) -> None:
+        self.onnx = None
+        if self.requested_backend == "torch":
+            return
+        if self.device != "cpu":
+            if self.requested_backend == "onnx":
+                raise ValueError(f"model {self.model_id}: ONNX Runtime runs on the CPU here; use --backend torch "
+                                 f"with --device {self.device}")
+            return
+        try:
+            self.onnx = OnnxForward(self.model, self.spec)
+        except OnnxUnavailable as exc:
+            if self.requested_backend == "onnx":
+                raise
+            self.notes.append(f"forward pass in torch: {exc}")
 
     def lookback_seconds(self) -> dict[str, float]:
         """Seconds of each modality's stream a window must hold (what the pipeline should read)."""
@@ -109,13 +145,14 @@ class NetworkPredictor(Predictor):
         self.model = registry.build(self.model.architecture, **config).to(self.device).eval()
         self.spec = self.model.spec()
         self.notes.append(f"untrained model rebuilt for the stream's {len(names)} EEG channels: {', '.join(names)}")
+        self._choose_backend()
 
     def predict(self, window: Window) -> ModelOutput:
         ends = [float(w.timestamps[-1]) for w in window.values() if w.n_samples]
         if not ends:
             raise MissingModality("the window holds no data in any modality")
         t_end = max(ends)
-        batch: dict[str, torch.Tensor] = {}
+        batch: dict[str, np.ndarray] = {}
         for modality, inp in self.spec.inputs.items():
             mw = window.get(modality)
             if (mw is None or mw.n_samples == 0) and not inp.required:  # a gap-aware input: every step missing
@@ -126,10 +163,16 @@ class NetworkPredictor(Predictor):
             else:
                 x = normalise(compute_features(inp, mw, t_end, self.interpolate_channels),
                               self.normalisation.get(modality))
-            batch[modality] = torch.from_numpy(x).unsqueeze(0).to(self.device)
+            batch[modality] = x[None]
+        return self._to_output({k: v[0] for k, v in self.forward(batch).items()})
+
+    def forward(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The network's outputs on one batch of feature windows ({modality: (B, T, D) float32}), in the backend."""
+        if self.onnx is not None:
+            return self.onnx(batch)
         with torch.inference_mode():
-            out = self.model(batch)
-        return self._to_output({k: v[0].float().cpu().numpy() for k, v in out.items()})
+            out = self.model({m: torch.from_numpy(x).to(self.device) for m, x in batch.items()})
+        return {k: v.float().cpu().numpy() for k, v in out.items()}
 
     def _to_output(self, out: dict[str, np.ndarray]) -> ModelOutput:
         values = {"valence": float("nan"), "arousal": float("nan")}
@@ -159,22 +202,24 @@ class NetworkPredictor(Predictor):
         )
 
 
-def load_predictor(name_or_path: str, device: str = "auto", interpolate_channels: bool = False) -> NetworkPredictor:
+def load_predictor(name_or_path: str, device: str = "auto", interpolate_channels: bool = False,
+                   backend: str = "torch") -> NetworkPredictor:
     """A registry name (untrained network, default spec) or a bundle path (.json, .safetensors or directory)."""
     if name_or_path in registry.names():
         model = registry.build(name_or_path)
         tag = "untrained" if model.trainable else "fixed"
+        check_live(model.spec(), f"{name_or_path}@{tag}")
         # a fixed model is not trained either: it runs as an uncalibrated prior (models.live)
         predictor = NetworkPredictor(model, model.spec(), f"{name_or_path}@{tag}", trained=False,
-                                     device=device, interpolate_channels=interpolate_channels)
+                                     device=device, interpolate_channels=interpolate_channels, backend=backend)
     elif Path(name_or_path).exists() or name_or_path.endswith((".json", ".safetensors")):
         bundle = load_bundle(name_or_path)
         trainable = bundle.model.trainable
+        check_live(bundle.spec, bundle.model_id)
         predictor = NetworkPredictor(bundle.model, bundle.spec, bundle.model_id, bundle.trained and trainable,
                                      bundle.normalisation, device, interpolate_channels,
-                                     state=model_state(trainable, bundle.trained, bundle.provenance))
+                                     state=model_state(trainable, bundle.trained, bundle.provenance), backend=backend)
     else:
         raise ValueError(f"{name_or_path!r} is neither a registered model ({', '.join(registry.names())}) "
                          "nor a checkpoint path")
-    check_live(predictor.spec, predictor.model_id)
     return predictor

@@ -88,11 +88,13 @@ class BundleWatcher(Worker):
     stop_timeout = 10.0
 
     def __init__(self, folder: str | Path, target: SwapTarget, device: str = "cpu",
-                 poll_seconds: float = POLL_SECONDS, settle_seconds: float = SETTLE_SECONDS) -> None:
+                 poll_seconds: float = POLL_SECONDS, settle_seconds: float = SETTLE_SECONDS,
+                 backend: str = "torch") -> None:
         super().__init__("hot-swap")
         self.folder = Path(folder)
         self.policy = HotSwapPolicy(target)
         self.device = device
+        self.backend = backend
         self.poll_seconds = poll_seconds
         self.settle_seconds = settle_seconds
         self.events: collections.deque[SwapEvent] = collections.deque(maxlen=EVENT_HISTORY)
@@ -220,7 +222,7 @@ class BundleWatcher(Worker):
             from models.predictor import load_predictor
 
             try:
-                predictor = load_predictor(str(manifest), self.device)
+                predictor = load_predictor(str(manifest), self.device, backend=self.backend)
             except Exception as exc:  # BundleError, NotLive, a registry error...: all refusals with their reason
                 return self._refuse(manifest, str(exc))
         verdict = self.policy.swap_in(predictor)

@@ -122,7 +122,7 @@ class Pipeline:
             if self.predictor is None and c.model:
                 from models.predictor import load_predictor
 
-                self.predictor = load_predictor(c.model, c.device)
+                self.predictor = load_predictor(c.model, c.device, backend=c.backend)
             if self.source is not None:
                 self.streams[EEG] = _source_stream(EEG, self.source)
             if c.eye:
@@ -159,7 +159,8 @@ class Pipeline:
             from realtime.hot_swap import BundleWatcher
 
             self.watcher = watcher = BundleWatcher(c.weights_dir, self,
-                                                   self.predictor.device if self.predictor else "cpu")
+                                                   self.predictor.device if self.predictor else "cpu",
+                                                   backend=c.backend)
             try:
                 watcher.start()
             except BaseException:

@@ -17,6 +17,7 @@ class PipelineConfig:
     camera: str = "none"  # "none", "demo", a device index, a video file or a URL
     model: str = "face-prior"  # registered model name or checkpoint path
     device: str = "auto"
+    backend: str = "auto"  # the forward pass: "auto", "torch" or "onnx" (models.onnx_backend)
     hop: float = 0.25
     app_name: str = "emolive"
     replay_loop: bool = True
