@@ -76,11 +76,11 @@ EXPORTER_LOGGERS = ("onnxscript", "onnx_ir", "torch.onnx", "torch.export", "torc
 
 @contextlib.contextmanager
 def _quiet(names: tuple[str, ...]) -> Iterator[None]:
-    """The named loggers at WARNING for the duration (their levels restored after)."""
+    """The named loggers at ERROR for the duration (their levels restored after)."""
     loggers = [logging.getLogger(n) for n in names]
     before = [lg.level for lg in loggers]
     for lg in loggers:
-        lg.setLevel(logging.WARNING)
+        lg.setLevel(logging.ERROR)
     try:
         yield
     finally:
