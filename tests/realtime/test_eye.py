@@ -90,9 +90,11 @@ def test_unknown_eye_sources_and_layouts_are_said():
         eye_layout(("a", "b"))
 
 
-def test_the_cross_modal_transformer_runs_live_on_replayed_eeg_and_the_eye_tracker(tmp_path, lsl_name):
-    """cmt-seedv (2 steps of 4 s, untrained) predicts emotions live from 62 SEED channels of EEG, replayed from a
-    BDF file through LSL, and the demo eye tracker's raw samples turned into the 33 features per window."""
+@pytest.mark.parametrize("name", ["cmt-seedv", "r2gfanet"])
+def test_eeg_and_eye_models_run_live_on_replayed_eeg_and_the_eye_tracker(tmp_path, lsl_name, name):
+    """cmt-seedv and r2gfanet (2 steps of 4 s, untrained) predict emotions live from 62 SEED channels of EEG,
+    replayed from a BDF file through LSL, and the demo eye tracker's raw samples turned into the 33 features
+    per window."""
     import mne
 
     from models import registry
@@ -105,9 +107,10 @@ def test_the_cross_modal_transformer_runs_live_on_replayed_eeg_and_the_eye_track
     raw = mne.io.RawArray(volts, mne.create_info(list(SEEDV_CHANNELS), rate, "eeg"), verbose="error")
     bdf = tmp_path / "seed62.bdf"
     mne.export.export_raw(bdf, raw, fmt="bdf", verbose="error")
-    model = registry.build("cmt-seedv", steps=2)
-    predictor = NetworkPredictor(model, model.spec(), "cmt-seedv@untrained", trained=False, device="cpu")
-    pipeline = Pipeline(PipelineConfig(eeg=f"replay:{bdf}", eye="demo", camera="none", model="", app_name=lsl_name),
+    model = registry.build(name, steps=2)
+    predictor = NetworkPredictor(model, model.spec(), f"{name}@untrained", trained=False, device="cpu")
+    pipeline = Pipeline(PipelineConfig(eeg=f"replay:{bdf}", eye="demo", camera="none", model="",
+                                       app_name=f"{lsl_name}-{name}"),
                         predictor=predictor)
     outputs = []
     pipeline.subscribe(lambda p: outputs.append(p) if "emotion" in p.probabilities else None)

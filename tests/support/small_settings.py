@@ -11,3 +11,5 @@ SMALL_CMT = ["--model-set", "d_model=16", "--model-set", "heads=2", "--model-set
              "--model-set", "ff_dim=32", "--model-set", "hidden=16", "--model-set", "steps=4"]
 SMALL_CMT_TRAINING = ["--set", "epochs=5", "--set", "batch_size=16", "--set", "hop_seconds=4", "--set", "lr=3e-3",
                       "--set", "num_threads=1"]
+SMALL_R2GFANET = ["--model-set", "d_model=16", "--model-set", "heads=2", "--model-set", "hidden=16",
+                  "--model-set", "steps=4"]
