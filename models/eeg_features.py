@@ -9,6 +9,7 @@ step's feature is identical whether it was cut from a long recording or from a l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -42,6 +43,14 @@ def resample(data: np.ndarray, rate: float, new_rate: float) -> np.ndarray:
     return resampled
 
 
+@functools.lru_cache(maxsize=32)
+def bandpass_sos(order: int, lo: float, hi: float, rate: float) -> np.ndarray:
+    """Butterworth band-pass second-order sections, designed once per (order, band, rate): the design took
+    a third of a live ST-AlignNet step. Shared: callers filter with a copy (scipy's filters want it writable)."""
+    sos: np.ndarray = butter(order, (lo, hi), btype="bandpass", fs=rate, output="sos")
+    return sos
+
+
 def raw_window(
     data: np.ndarray, rate: float, out_rate: float, n_out: int, band: Sequence[float] = (4.0, 45.0), order: int = 4
 ) -> np.ndarray:
@@ -54,7 +63,7 @@ def raw_window(
     lo, hi = band
     if hi >= rate / 2:
         raise ValueError(f"EEG at {rate:g} Hz cannot carry the {lo:g}-{hi:g} Hz band (needs > {2 * hi:g} Hz)")
-    sos = butter(order, (lo, hi), btype="bandpass", fs=rate, output="sos")
+    sos = bandpass_sos(order, float(lo), float(hi), float(rate)).copy()
     x = sosfiltfilt(sos, average_reference(data), axis=0)
     x = resample(x, rate, out_rate)
     if x.shape[0] < n_out:
