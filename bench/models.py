@@ -30,7 +30,7 @@ from machine import describe_machine
 from models import registry
 from models.onnx_backend import OnnxUnavailable, input_shapes, onnx_runtime_version
 from models.predictor import NetworkPredictor, resolve_device
-from tests.models.conftest import make_window
+from tests.support.windows import feature_batch, make_window
 
 
 def describe(device: str) -> str:
@@ -81,8 +81,7 @@ def main() -> None:
         model = registry.build(name).to(device).eval()
         spec = model.spec()
         shapes = input_shapes(spec)
-        batch = {m: (rng.dirichlet(np.ones(s[2]), s[:2]) if m == "expression" else rng.standard_normal(s))
-                 .astype(np.float32) for m, s in shapes.items()}
+        batch = feature_batch(spec, rng)
         cells: dict[str, tuple[float, float, float, float]] = {}
         window = None
         for backend in backends:

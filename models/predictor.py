@@ -79,7 +79,7 @@ class NetworkPredictor(Predictor):
         self.state = state or model_state(model.trainable, trained)
         self.normalisation = dict(normalisation or {})
         self.interpolate_channels = interpolate_channels
-        self.notes: list[str] = []  # what check_streams changed (adopted channels), for the dashboard/log
+        self.notes: list[str] = []  # adopted channels, a torch fallback and why: for the dashboard/log
         self.requested_backend = backend
         self.onnx: OnnxForward | None = None
         self._choose_backend()

@@ -32,11 +32,10 @@ import torch.nn as nn
 from models.base import EmotionModel, register
 from models.channels import SEEDV_CHANNELS
 from models.contracts import InputSpec, ModelSpec
+from models.cross_modal import FALLBACK, STEP_RATE  # the SEED-V window contract both models share
 from models.gaps import present_steps
 from models.transforms import sequence_inputs
 
-#: SEED-V's feature windows: 4 s, non-overlapping.
-STEP_RATE = 0.25
 #: Brain regions by channel-name prefix (ours; the abstract names no grouping). Longest prefixes match first.
 REGIONS: dict[str, tuple[str, ...]] = {
     "prefrontal": ("FP", "AF"),
@@ -49,11 +48,6 @@ REGIONS: dict[str, tuple[str, ...]] = {
     "parietal": ("P",),
     "occipital": ("PO", "O", "CB"),
 }
-
-FALLBACK = (
-    "needs EEG and eye movements: without an eye stream the model is refused when streams are checked; a window "
-    "whose eye samples are stale or too sparse raises MissingModality and no prediction is made for it"
-)
 
 
 def region_of(channel: str) -> str:

@@ -26,7 +26,7 @@ from models.bundle import load_bundle
 from models.contracts import ModelSpec
 from models.transforms import normalise
 from offline.training import ExtraLoss
-from offline.trials import Trial, standardise_per_subject
+from offline.trials import Trial, as_run_saw_them
 from offline.windowing import WindowSet, make_windows
 
 #: The key under which a training WindowSet carries the teacher's features (never a model target).
@@ -66,7 +66,7 @@ class Teacher:
                 raise ValueError(f"--distill-from {self.run}: fold {fold} split trials differently from the student "
                                  "(seed or val_fraction?); the teacher must have trained on the same subjects")
         self.spec = ModelSpec.from_json(config["model"])
-        self.per_subject = config["train"].get("normalise", "train") == "subject"
+        self.train_settings: dict[str, Any] = config["train"]
 
     def bundle_path(self, fold: str) -> Path:
         """The teacher's model for ``fold`` ("final": the run's deployable model)."""
@@ -77,8 +77,7 @@ class Teacher:
 
         ``trials`` as read (no per-subject standardisation): they are standardised here the teacher's way,
         so its features come from inputs like those it was trained on."""
-        if self.per_subject:
-            trials = standardise_per_subject(trials, list(self.spec.inputs))
+        trials = as_run_saw_them(trials, self.train_settings, list(self.spec.inputs))
         ws = make_windows(trials, range(len(trials)), self.spec, hop_seconds)
         if not (np.array_equal(ws.trial, like.trial) and np.array_equal(ws.start_step, like.start_step)):
             raise ValueError(f"--distill-from {self.run}: the teacher's windows are not the student's (inputs of "

@@ -30,7 +30,7 @@ from offline.evaluation import evaluate, validation_score, write_predictions
 from offline.export import BUNDLE_NAME, save_model
 from offline.report import PLAN_FILE, write_report
 from offline.splits import Fold, make_folds, trial_validation_fold
-from offline.trials import Trial, standardise_per_subject
+from offline.trials import Trial, as_run_saw_them, standardise_per_subject
 from offline.windowing import WindowSet, is_classification, make_windows, trial_class
 
 if TYPE_CHECKING:  # imported where they are used: distillation and training load only for a run that trains
@@ -90,9 +90,7 @@ def read_run_trials(config: dict[str, Any], modalities: list[str] | None = None)
     (``modalities``: which signals; default the run's model inputs)."""
     spec = config["run"]
     trials = datasets.read(spec["dataset"], spec["root"], **spec["dataset_options"])
-    if config["train"].get("normalise", "train") == "subject":
-        trials = standardise_per_subject(trials, modalities or list(config["model"]["inputs"]))
-    return trials
+    return as_run_saw_them(trials, config["train"], modalities or list(config["model"]["inputs"]))
 
 
 def _n_classes(model: torch.nn.Module, targets: dict[str, str]) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,6 +86,13 @@ class Trial:
         """Seconds covered by every signal and trace (the shortest of them)."""
         spans = [s.duration for s in self.signals.values()] + [s.duration for s in self.traces.values()]
         return min(spans) if spans else 0.0
+
+
+def as_run_saw_them(trials: list[Trial], train: dict[str, Any], modalities: list[str]) -> list[Trial]:
+    """``trials`` as read, standardised per subject when the run's training settings ``train`` say so."""
+    if train.get("normalise", "train") == "subject":
+        return standardise_per_subject(trials, modalities)
+    return trials
 
 
 def standardise_per_subject(trials: list[Trial], modalities: list[str]) -> list[Trial]:

@@ -14,7 +14,7 @@ from models import registry
 from models.onnx_backend import OnnxForward, OnnxUnavailable, input_shapes
 from models.predictor import NetworkPredictor
 from models.transforms import NotLive, check_live
-from tests.support.windows import make_window
+from tests.support.windows import feature_batch, make_window
 
 TOLERANCE = 1e-4
 
@@ -28,14 +28,8 @@ def _batches(model: torch.nn.Module, rng: np.random.Generator) -> list[dict[str,
     """Random feature windows: standard normal (probabilities for expression inputs), and with a lost burst of
     NaN rows where an input is gap-aware."""
     spec = model.spec()
-    shapes = input_shapes(spec)
-
-    def draw() -> dict[str, np.ndarray]:
-        return {m: (rng.dirichlet(np.ones(s[2]), s[:2]) if m == "expression" else rng.standard_normal(s))
-                .astype(np.float32) for m, s in shapes.items()}
-
-    batches = [draw(), draw()]
-    gappy = draw()
+    batches = [feature_batch(spec, rng), feature_batch(spec, rng)]
+    gappy = feature_batch(spec, rng)
     for m, inp in spec.inputs.items():
         if inp.params.get("gaps"):
             gappy[m][:, 10:40] = np.nan

@@ -6,10 +6,17 @@ from collections.abc import Callable
 
 import numpy as np
 
-from models.contracts import EEG, ModalityWindow, Window
+from models.contracts import EEG, ModalityWindow, ModelSpec, Window
+from models.onnx_backend import input_shapes
 from models.predictor import NetworkPredictor
 
 MakeWindow = Callable[..., Window]
+
+
+def feature_batch(spec: ModelSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Ready feature windows of batch 1 for ``spec``: standard normal, probabilities for expression inputs."""
+    return {m: (rng.dirichlet(np.ones(s[2]), s[:2]) if m == "expression" else rng.standard_normal(s))
+            .astype(np.float32) for m, s in input_shapes(spec).items()}
 
 
 def make_window(predictor: NetworkPredictor, t_end: float = 1000.0, eeg_rate: float = 250.0, fps: float = 30.0,
