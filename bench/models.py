@@ -5,10 +5,13 @@ Prints, per model, the median and 95th percentile over ``--runs`` timed calls af
 threads, device). "forward" is ``NetworkPredictor.forward`` on ready feature windows of the model's
 input shapes, in each backend (``models.onnx_backend``: one ONNX Runtime thread); "predict" also
 computes the features from a raw live-like window (EEG at 250 Hz, face frames at 30 fps) through
-``models.transforms``, as the inference worker does. "x" is torch's median over ONNX Runtime's.
+``models.transforms``, as the inference worker does, the whole window recomputed; "live" predicts on the windows a
+live stream gives every ``--hop`` s (+- 4 ms timer jitter), each EEG window knowing its samples' stream index, so
+band-power steps of earlier windows are reused (``models.step_cache``), measured after ``--live-warmup`` hops, in the
+last backend. "x" is torch's median over ONNX Runtime's (forward, predict) and the full predict's over the live one.
 ONNX Runtime runs on the CPU only: with ``--device cuda`` its columns stay empty.
 
-    .venv/bin/python bench/models.py [--device cpu|cuda|auto] [--threads N] [--runs 200] [--models a,b]
+    .venv/bin/python bench/models.py [--device cpu|cuda|auto] [--threads N] [--runs 200] [--models a,b] [--hop 0.05]
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from machine import describe_machine
 from models import registry
 from models.onnx_backend import OnnxUnavailable, input_shapes, onnx_runtime_version
 from models.predictor import NetworkPredictor, resolve_device
-from tests.support.windows import feature_batch, make_window
+from tests.support.windows import feature_batch, make_window, stream_windows
 
 
 def describe(device: str) -> str:
@@ -57,6 +60,22 @@ def timed(fn: Callable[[], object], runs: int, warmup: int, sync: bool) -> tuple
     return statistics.median(wall), float(np.percentile(wall, 95)), statistics.median(cpu)
 
 
+def live_predict(predictor: NetworkPredictor, hop: float, warmup: int, runs: int, sync: bool) -> tuple[float, float]:
+    """(median, p95) milliseconds of ``predict`` on consecutive live windows ``hop`` s apart, after ``warmup`` hops
+    (the window generation is not timed)."""
+    wall = []
+    for i, window in enumerate(stream_windows(predictor, warmup + runs, hop)):
+        if sync:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        predictor.predict(window)
+        if sync:
+            torch.cuda.synchronize()
+        if i >= warmup:
+            wall.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(wall), float(np.percentile(wall, 95))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
@@ -64,6 +83,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--models", default="", help="comma-separated registry names (default: all)")
+    parser.add_argument("--hop", type=float, default=0.05, help="seconds between live windows (default 0.05)")
+    parser.add_argument("--live-warmup", type=int, default=300, help="live hops before timing (default 300)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -74,7 +95,7 @@ def main() -> None:
     print(f"batch 1, {args.runs} timed runs after {args.warmup} warm-up; milliseconds (median, p95)")
     print("forward: ready feature windows; predict: features from a raw window + forward; x: torch / onnx medians")
     print(f"{'model':<20}{'params':>9}  {'input':<16}{'fwd torch':>10}{'p95':>7}{'fwd onnx':>10}{'p95':>7}{'x':>6}"
-          f"{'pred torch':>11}{'p95':>7}{'pred onnx':>10}{'p95':>7}{'x':>6}")
+          f"{'pred torch':>11}{'p95':>7}{'pred onnx':>10}{'p95':>7}{'x':>6}{'live':>7}{'p95':>7}{'x':>6}")
     rng = np.random.default_rng(0)
     for name in names:
         torch.manual_seed(0)
@@ -95,10 +116,12 @@ def main() -> None:
             f_med, f_p95, _ = timed(lambda p=predictor, b=batch: p.forward(b), args.runs, args.warmup, sync)
             p_med, p_p95, _ = timed(lambda p=predictor, w=window: p.predict(w), args.runs, args.warmup, sync)
             cells[backend] = (f_med, f_p95, p_med, p_p95)
+        l_med, l_p95 = live_predict(predictor, args.hop, args.live_warmup, args.runs, sync)
         t = cells["torch"]
         o = cells.get("onnx")
         cols = [f"{t[0]:>10.2f}{t[1]:>7.2f}", f"{o[0]:>10.2f}{o[1]:>7.2f}{t[0] / o[0]:>6.1f}" if o else f"{'-':>23}",
-                f"{t[2]:>11.2f}{t[3]:>7.2f}", f"{o[2]:>10.2f}{o[3]:>7.2f}{t[2] / o[2]:>6.1f}" if o else f"{'-':>23}"]
+                f"{t[2]:>11.2f}{t[3]:>7.2f}", f"{o[2]:>10.2f}{o[3]:>7.2f}{t[2] / o[2]:>6.1f}" if o else f"{'-':>23}",
+                f"{l_med:>7.2f}{l_p95:>7.2f}{(o or t)[2] / l_med:>6.1f}"]
         params = sum(p.numel() for p in model.parameters())
         dims = " ".join(f"{s[1]}x{s[2]}" for s in shapes.values())
         print(f"{name:<20}{params:>9}  {dims:<16}" + "".join(cols))

@@ -6,8 +6,9 @@ ring buffers, so the pipeline never waits on drawing. Qt painting called from Py
 GIL for as long as it runs (PyQt does not release it), so while a frame is painted the
 acquisition and inference threads cannot run, however short the switch interval; that is what
 made predictions older with the dashboard (bench/latency.py --gui). Hence each tick draws one
-group of panels in turn (``ROTATION``), so one tick holds the GIL for one group's painting, not
-the sum of all, and no tick is drawn just before or during an inference step. Slow actions
+group of panels in turn (``ROTATION``), so one frame holds the GIL for one group's painting, not
+the sum of all, and no frame starts just before or during an inference step: the timer polls often and
+draws in the gaps between steps (at any hop), and after ``MAX_FRAME_GAP`` without a frame it draws anyway. Slow actions
 (checkpoint, session file) run in ``Background`` threads. "Calibrate…" runs a calibration session on
 the running pipeline (``calibration.qt_session``: timers and a non-blocking SAM dialog, so drawing goes
 on); the subject's window opens beside the dashboard. Closing the window ends a session, stops the
@@ -57,11 +58,17 @@ MAX_EEG_ROWS = 32  # more channels than this are not readable as traces
 EEG_SECONDS = 5.0
 HEALTH_INTERVAL = 0.5  # seconds between status() snapshots
 GIL_SWITCH_SECONDS = 0.001  # while the dashboard runs (CPython default 0.005)
-#: Panel groups drawn on successive timer ticks; each group is redrawn at fps / len(ROTATION).
+#: Panel groups drawn on successive frames; each group is redrawn at fps / len(ROTATION).
 ROTATION = ("eeg", "traces", "rest")
-#: No tick is drawn from this long (s) before an inference step until it has published: a frame's
-#: painting (p95 ~35 ms from slot to last pixel on a busy 2-core machine) must not hold the GIL across the step.
+#: No frame starts this long (s) before an inference step, nor while one runs: a frame's painting (p95 ~35 ms from
+#: slot to last pixel on a busy 2-core machine) must not hold the GIL across the step. At short hops the guard is
+#: GUARD_SHARE of the hop, so frames still fit between steps.
 STEP_GUARD_SECONDS = 0.05
+GUARD_SHARE = 0.5
+#: The timer polls this often (s); frames are drawn at most ``fps`` per second, in the gaps between steps.
+POLL_SECONDS = 0.005
+#: After this long (s) without a frame one is drawn even across a step: the dashboard never starves.
+MAX_FRAME_GAP = 0.25
 BAND_LABELS = tuple(f"{lo:g}–{hi:g}" for lo, hi in THESIS_BANDS)
 
 
@@ -120,14 +127,17 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self._shown_band_power: object = None
         self._last_health = 0.0
         self._drawn = -1  # bridge.received when the plane and explanation were last drawn
-        self.frames = 0  # timer ticks drawn
+        self.frames = 0  # frames drawn
         self.drawn = dict.fromkeys(ROTATION, 0)  # times each panel group was drawn
         self._frame_times: deque[float] = deque(maxlen=120)
         self.status: PipelineStatus | None = None
         pipeline.subscribe(self.bridge.on_prediction)
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(max(1, round(1000 / min(fps, 60.0))))
+        self.timer.setInterval(round(1000 * POLL_SECONDS))
+        self._frame_interval = 1.0 / min(fps, 60.0)
+        self._guard = min(STEP_GUARD_SECONDS, GUARD_SHARE * pipeline.config.hop)
+        self._last_frame = 0.0
         self.timer.timeout.connect(self._tick)
         self.timer.start()
         self.resize(1600, 950)
@@ -173,14 +183,19 @@ class DashboardWindow(QtWidgets.QMainWindow):
             self._draw(group)
 
     def _tick(self) -> None:
-        """One timer tick: the next panel group of ROTATION, so one tick paints one group only."""
+        """One timer poll: when a frame is due and the next inference step is far enough off (or the last frame is
+        MAX_FRAME_GAP old), the next panel group of ROTATION, so one frame paints one group only."""
         if self.isMinimized():  # nothing to see: leave the CPU to the pipeline
             return
-        if self.pipeline.until_next_step() < STEP_GUARD_SECONDS:  # this group waits for a later tick
+        now = time.monotonic()
+        if now - self._last_frame < self._frame_interval:
             return
+        if now - self._last_frame < MAX_FRAME_GAP and self.pipeline.until_next_step() < self._guard:
+            return  # this frame waits for the gap after the step
+        self._last_frame = now
         self._draw(ROTATION[self.frames % len(ROTATION)])
         self.frames += 1
-        self._frame_times.append(time.monotonic())
+        self._frame_times.append(now)
 
     def _draw(self, group: str) -> None:
         now = clock.now()

@@ -27,12 +27,16 @@ EYE = "eye"  # eye-tracker samples as the tracker sends them (gaze, pupil, valid
 
 @dataclass(frozen=True)
 class ModalityWindow:
-    """One modality's samples over a window: data (n_samples, n_channels), LSL-clock timestamps."""
+    """One modality's samples over a window: data (n_samples, n_channels), LSL-clock timestamps.
+
+    ``first_index``: the stream's sample counter at ``data[0]`` when the samples come from a counted
+    buffer without a hole (live ring buffers); lets stepped features reuse steps of earlier windows."""
 
     data: np.ndarray
     timestamps: np.ndarray
     rate: float
     channels: tuple[str, ...]
+    first_index: int | None = None
 
     def __post_init__(self) -> None:
         if self.data.ndim != 2:

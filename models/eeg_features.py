@@ -80,6 +80,30 @@ def window_ends(n_samples: int, rate: float, n_steps: int, hop_seconds: float) -
     return n_samples - offsets
 
 
+@functools.lru_cache(maxsize=32)
+def _welch_plan(seg: int, rate: float, bands: tuple[tuple[float, float], ...],
+                segment_seconds: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(periodic Hann taper, one-sided density scale per bin, (bins, bands) rectangle-rule band integration) of
+    ``seg``-sample segments: designed once per layout (a live hop computes a few steps, where this setup showed)."""
+    freqs = np.fft.rfftfreq(seg, 1.0 / rate)
+    integrate = np.zeros((freqs.size, len(bands)))
+    for b, (lo, hi) in enumerate(bands):
+        mask = (freqs >= lo) & (freqs < hi)
+        if hi > rate / 2 or not mask.any():
+            raise ValueError(
+                f"band {lo:g}-{hi:g} Hz is not resolved at {rate:g} Hz with {segment_seconds:g} s segments"
+            )
+        integrate[mask, b] = freqs[1] - freqs[0]
+    taper = get_window("hann", seg)
+    scale = np.full(freqs.size, 2.0 / (rate * (taper**2).sum()))  # one-sided density ...
+    scale[0] /= 2
+    if seg % 2 == 0:
+        scale[-1] /= 2  # ... except DC and Nyquist
+    for array in (taper, scale, integrate):
+        array.setflags(write=False)  # shared between calls
+    return taper, scale, integrate
+
+
 def band_powers(
     data: np.ndarray,
     rate: float,
@@ -103,20 +127,8 @@ def band_powers(
             f"band power needs {window_seconds:g} s ({win} samples) before every step; "
             f"got {data.shape[0]} samples for steps ending at samples {ends.min()}..{ends.max()}"
         )
-    freqs = np.fft.rfftfreq(seg, 1.0 / rate)
-    masks = []
-    for lo, hi in bands:
-        mask = (freqs >= lo) & (freqs < hi)
-        if hi > rate / 2 or not mask.any():
-            raise ValueError(
-                f"band {lo:g}-{hi:g} Hz is not resolved at {rate:g} Hz with {segment_seconds:g} s segments"
-            )
-        masks.append(mask)
-    taper = get_window("hann", seg)
-    scale = np.full(freqs.size, 2.0 / (rate * (taper**2).sum()))  # one-sided density ...
-    scale[0] /= 2
-    if seg % 2 == 0:
-        scale[-1] /= 2  # ... except DC and Nyquist
+    taper, scale, integrate = _welch_plan(seg, float(rate), tuple((float(lo), float(hi)) for lo, hi in bands),
+                                          float(segment_seconds))
     offsets = np.arange((win - seg) // (seg - seg // 2) + 1) * (seg - seg // 2)
     segments = sliding_window_view(data, seg, axis=0)  # (n - seg + 1, n_channels, seg), a view
     out = np.empty((ends.size, data.shape[1], len(bands)))
@@ -125,9 +137,9 @@ def band_powers(
         unique, inverse = np.unique(starts, return_inverse=True)
         x = segments[unique]
         spectra = np.abs(np.fft.rfft((x - x.mean(axis=-1, keepdims=True)) * taper, axis=-1)) ** 2 * scale
-        psd = spectra[inverse.reshape(starts.shape)].mean(axis=1)  # (steps, n_channels, n_freqs)
-        for b, mask in enumerate(masks):
-            out[chunk:chunk + starts.shape[0], :, b] = psd[..., mask].sum(axis=-1) * (freqs[1] - freqs[0])
+        # band power of each segment, then averaged over each step's segments (Welch), both linear: same numbers
+        # as integrating the averaged PSD, without expanding the spectra to every (step, segment) pair
+        out[chunk:chunk + starts.shape[0]] = (spectra @ integrate)[inverse.reshape(starts.shape)].mean(axis=1)
     return out
 
 

@@ -6,7 +6,8 @@
 ``load_predictor("runs/x/best.json")`` loads a checkpoint bundle (model id
 "<architecture>@<first 8 hex of the weights' SHA-256>"; its state from the manifest). Models whose inputs are dataset
 features are refused here (NotLive). Windows go through ``models.transforms.compute_features``,
-the same function offline training uses.
+the same function offline training uses; live windows that know their stream's sample counter reuse the
+band-power / DE steps of earlier windows (``models.step_cache``: a hop computes its new steps only).
 
 Outputs: binary logits -> probability of "high" p -> value 2p - 1, confidence = max(p, 1 - p)
 averaged over targets; multiclass logits (e.g. SEED-V's five emotions) -> class probabilities;
@@ -40,6 +41,7 @@ from models.contracts import IncompatibleStreams, ModelOutput, ModelSpec, Predic
 from models.live import model_state
 from models.manifest import Normalisation
 from models.onnx_backend import BACKENDS, OnnxForward, OnnxUnavailable
+from models.step_cache import StepCache
 from models.transforms import MissingModality, check_live, compute_features, get_transform, n_steps, normalise
 
 
@@ -79,6 +81,7 @@ class NetworkPredictor(Predictor):
         self.state = state or model_state(model.trainable, trained)
         self.normalisation = dict(normalisation or {})
         self.interpolate_channels = interpolate_channels
+        self.step_caches: dict[str, StepCache] = {}  # per input: steps of earlier live windows (models.step_cache)
         self.notes: list[str] = []  # adopted channels, a torch fallback and why: for the dashboard/log
         self.requested_backend = backend
         self.onnx: OnnxForward | None = None
@@ -144,6 +147,7 @@ class NetworkPredictor(Predictor):
         config = {**self.model.config, "eeg_channels": list(names)}
         self.model = registry.build(self.model.architecture, **config).to(self.device).eval()
         self.spec = self.model.spec()
+        self.step_caches.clear()
         self.notes.append(f"untrained model rebuilt for the stream's {len(names)} EEG channels: {', '.join(names)}")
         self._choose_backend()
 
@@ -161,7 +165,8 @@ class NetworkPredictor(Predictor):
                 raise MissingModality(f"{modality}: no data in this window; model {self.model_id} "
                                       f"{self.spec.fallback}")
             else:
-                x = normalise(compute_features(inp, mw, t_end, self.interpolate_channels),
+                cache = self.step_caches.setdefault(modality, StepCache())
+                x = normalise(compute_features(inp, mw, t_end, self.interpolate_channels, cache),
                               self.normalisation.get(modality))
             batch[modality] = x[None]
         return self._to_output({k: v[0] for k, v in self.forward(batch).items()})

@@ -29,6 +29,7 @@ from models.eye_features import EYE_CHANNELS
 from models.eye_features import N_FEATURES as N_EYE_FEATURES
 from models.eye_features import window_features as eye_window_features
 from models.resample import fill_from_nearest, hold_last, time_grid
+from models.step_cache import StepCache
 
 #: Lowest eye-tracker rate the eye features are computed from (saccades last 20-80 ms).
 MIN_EYE_RATE = 25.0
@@ -53,6 +54,8 @@ def n_steps(spec: InputSpec) -> int:
 # ---- the transforms ------------------------------------------------------------------------------------------------
 
 Compute = Callable[[np.ndarray, np.ndarray, float, InputSpec, float], np.ndarray]
+#: (data (n, channels) in spec order, stream rate, step ends (exclusive sample indices into data), spec) -> rows
+StepCompute = Callable[[np.ndarray, float, np.ndarray, InputSpec], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -65,32 +68,42 @@ class Transform:
     min_rate: Callable[[InputSpec], float]  # lowest stream rate that can feed it
     uses_channels: bool = True  # data is mapped onto spec.channels by name first
     live: bool = True
+    steps: StepCompute | None = None  # rows of given steps alone: a live window can reuse its earlier steps
 
 
-def _need_samples(modality: str, data: np.ndarray, rate: float, seconds: float) -> None:
-    need = round(seconds * rate)
-    if data.shape[0] < need:
+def _need_samples(modality: str, n_samples: int, rate: float, seconds: float) -> None:
+    if n_samples < round(seconds * rate):
         raise MissingModality(
-            f"{modality}: the window holds {data.shape[0] / rate:.2f} s, the model needs {seconds:.2f} s"
+            f"{modality}: the window holds {n_samples / rate:.2f} s, the model needs {seconds:.2f} s"
         )
 
 
 def _eeg_raw(data: np.ndarray, ts: np.ndarray, rate: float, spec: InputSpec, t_end: float) -> np.ndarray:
-    _need_samples(spec.modality, data, rate, spec.window_seconds)
+    _need_samples(spec.modality, data.shape[0], rate, spec.window_seconds)
     keep = round((spec.window_seconds + spec.params["margin_seconds"]) * rate)
     return ef.raw_window(data[-keep:], rate, spec.rate, n_steps(spec), spec.params["band"])
 
 
-def _spectral(kind: str) -> Compute:
+def _band_power_steps(data: np.ndarray, rate: float, ends: np.ndarray, spec: InputSpec) -> np.ndarray:
+    p = spec.params
+    return ef.band_power_features(data, rate, ends, p["window_seconds"], p["segment_seconds"], p["bands"],
+                                  p["relative"])
+
+
+def _de_steps(data: np.ndarray, rate: float, ends: np.ndarray, spec: InputSpec) -> np.ndarray:
+    p = spec.params
+    return ef.differential_entropy_features(data, rate, ends, p["window_seconds"], p["segment_seconds"], p["bands"])
+
+
+def _step_ends(spec: InputSpec, n_samples: int, rate: float) -> np.ndarray:
+    """Where each step of a stepped input ends in a window of ``n_samples`` (the last at the window's end)."""
+    _need_samples(spec.modality, n_samples, rate, _stepped_lookback(spec))
+    return ef.window_ends(n_samples, rate, n_steps(spec), 1.0 / spec.rate)
+
+
+def _stepped(steps: StepCompute) -> Compute:
     def compute(data: np.ndarray, ts: np.ndarray, rate: float, spec: InputSpec, t_end: float) -> np.ndarray:
-        _need_samples(spec.modality, data, rate, _stepped_lookback(spec))
-        p = spec.params
-        ends = ef.window_ends(data.shape[0], rate, n_steps(spec), 1.0 / spec.rate)
-        if kind == "de":
-            return ef.differential_entropy_features(data, rate, ends, p["window_seconds"], p["segment_seconds"],
-                                                    p["bands"])
-        return ef.band_power_features(data, rate, ends, p["window_seconds"], p["segment_seconds"], p["bands"],
-                                      p["relative"])
+        return steps(data, rate, _step_ends(spec, data.shape[0], rate), spec)
 
     return compute
 
@@ -148,16 +161,18 @@ TRANSFORMS: dict[str, Transform] = {
         min_rate=lambda s: 2.0 * s.params["band"][1] + 1e-9,
     ),
     "eeg_band_power": Transform(
-        _spectral("band_power"),
+        _stepped(_band_power_steps),
         lookback_seconds=_stepped_lookback,
         feature_dim=lambda s: len(s.channels) * len(s.params["bands"]),
         min_rate=lambda s: 2.0 * max(b[1] for b in s.params["bands"]),
+        steps=_band_power_steps,
     ),
     "eeg_de": Transform(
-        _spectral("de"),
+        _stepped(_de_steps),
         lookback_seconds=_stepped_lookback,
         feature_dim=lambda s: len(s.channels) * len(s.params["bands"]),
         min_rate=lambda s: 2.0 * max(b[1] for b in s.params["bands"]),
+        steps=_de_steps,
     ),
     "frame_features": Transform(
         _frames,
@@ -191,12 +206,15 @@ def get_transform(name: str) -> Transform:
 
 
 def compute_features(
-    spec: InputSpec, window: ModalityWindow, t_end: float | None = None, interpolate: bool = False
+    spec: InputSpec, window: ModalityWindow, t_end: float | None = None, interpolate: bool = False,
+    cache: StepCache | None = None,
 ) -> np.ndarray:
     """The features of one modality window as (steps, feature_dim) float32, by the transform ``spec`` names.
 
     ``t_end`` is the instant the window ends (the newest sample's time when omitted);
-    ``interpolate`` allows spherical-spline estimates of missing EEG channels.
+    ``interpolate`` allows spherical-spline estimates of missing EEG channels. With a ``cache`` (one per
+    input, kept across the live windows of one stream) and a window that knows its samples' stream
+    index (``ModalityWindow.first_index``), a stepped transform computes only the steps the cache lacks.
     """
     transform = get_transform(spec.transform)
     if window.n_samples == 0:
@@ -212,15 +230,38 @@ def compute_features(
         names = [window.channels[i] if window.channels else str(i) for i in np.flatnonzero(bad)]
         raise ValueError(f"{spec.modality}: NaN or infinite samples in channels {', '.join(names)}")
     if transform.uses_channels:
-        data = channel_map(window.channels, spec.channels, interpolate).apply(data)
+        mapping = channel_map(window.channels, spec.channels, interpolate)
+        if cache is not None and transform.steps is not None and window.first_index is not None:
+            out = _cached_steps(transform.steps, spec, window, data, mapping.apply, cache)
+        else:
+            out = transform.compute(mapping.apply(data), np.asarray(window.timestamps, dtype=np.float64),
+                                    window.rate, spec, t_end)
     elif data.shape[1] != spec.feature_dim:
         raise IncompatibleStreams(f"{spec.modality}: {data.shape[1]} features per sample, the model needs "
                                   f"{spec.feature_dim}")
-    out = transform.compute(data, np.asarray(window.timestamps, dtype=np.float64), window.rate, spec, t_end)
+    else:
+        out = transform.compute(data, np.asarray(window.timestamps, dtype=np.float64), window.rate, spec, t_end)
     expected = (n_steps(spec), transform.feature_dim(spec))
     if out.shape != expected:
         raise RuntimeError(f"{spec.transform} gave {out.shape}, the spec says {expected}")
     return out.astype(np.float32)
+
+
+def _cached_steps(steps: StepCompute, spec: InputSpec, window: ModalityWindow, data: np.ndarray,
+                  to_spec: Callable[[np.ndarray], np.ndarray], cache: StepCache) -> np.ndarray:
+    """A stepped transform's rows, the cached ones reused: the new steps are computed from the samples they span
+    only (mapped onto the spec's channels by ``to_spec``), so a hop costs its new steps, not the whole window."""
+    assert window.first_index is not None  # checked by the caller
+    rate = window.rate
+    ends = _step_ends(spec, data.shape[0], rate)
+    span = round(float(spec.params["window_seconds"]) * rate)  # samples each step's analysis window holds
+    keys = [(window.first_index + int(e), float(window.timestamps[e - 1])) for e in ends]
+
+    def compute(missing: np.ndarray) -> np.ndarray:
+        lo, hi = int(ends[missing].min()) - span, int(ends[missing].max())
+        return steps(to_spec(data[lo:hi]), rate, ends[missing] - lo, spec)
+
+    return cache.rows(keys, tuple(window.channels), compute)
 
 
 def check_live(spec: ModelSpec, model_id: str) -> None:

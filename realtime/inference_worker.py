@@ -103,7 +103,7 @@ class InferenceWorker(Worker):
         margin = 2.0 / stream.rate if stream.rate > 0 else 0.0  # so rounding never leaves a window one sample short
         # A device whose clock runs a little slow delivers fewer samples per second than its nominal rate: read a
         # little more than the transform needs (it uses the newest samples only).
-        data, ts = stream.buffer.read(t_end, seconds * (1 + CLOCK_TOLERANCE) + margin)
+        data, ts, first = stream.buffer.read_indexed(t_end, seconds * (1 + CLOCK_TOLERANCE) + margin)
         if len(ts) == 0:
             return f"no samples in the last {seconds:g} s"
         if stream.rate > 0 and len(ts) < MIN_COVERAGE * seconds * stream.rate:
@@ -111,7 +111,7 @@ class InferenceWorker(Worker):
         bad_rows = int((~np.isfinite(data)).any(axis=1).sum())
         if bad_rows:
             return f"{bad_rows} samples with NaN or inf in the window (not used; recorded as received)"
-        return ModalityWindow(data, ts, stream.rate, stream.channels)
+        return ModalityWindow(data, ts, stream.rate, stream.channels, first_index=first)
 
     def cut_windows(self, wanted: dict[str, float]) -> tuple[float, Window, dict[str, str]]:
         """The windows ending now (``t_end``) of ``{modality: seconds}``, and why the others cannot be used."""

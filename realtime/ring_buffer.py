@@ -118,16 +118,21 @@ class RingBuffer:
 
     def read(self, t_end: float, seconds: float) -> tuple[np.ndarray, np.ndarray]:
         """Samples with ``t_end - seconds < timestamp <= t_end`` in time order."""
+        data, ts, _ = self.read_indexed(t_end, seconds)
+        return data, ts
+
+    def read_indexed(self, t_end: float, seconds: float) -> tuple[np.ndarray, np.ndarray, int]:
+        """As ``read``, with the absolute index of the first sample returned (the sample counter's value)."""
         with self._lock:
             held = min(self._total, self.capacity)
             if held == 0:
-                return np.zeros((0, self.n_channels), self._data.dtype), np.zeros(0)
+                return np.zeros((0, self.n_channels), self._data.dtype), np.zeros(0), self._total
             start = self._total - held
             # timestamps are non-decreasing within the held span: binary search on the ring's (at most two)
             # contiguous views, without copying the whole span under the lock
             lo = self._count_until(start, held, t_end - seconds)
             hi = self._count_until(start, held, t_end)
-            return self._slice(start + lo, start + hi)
+            return (*self._slice(start + lo, start + hi), start + lo)
 
     def _count_until(self, start: int, held: int, t: float) -> int:
         """How many of the ``held`` samples from absolute ``start`` have timestamp <= ``t`` (caller holds the lock)."""

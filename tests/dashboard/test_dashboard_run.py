@@ -55,3 +55,23 @@ def test_without_a_display_it_says_so_instead_of_aborting(monkeypatch):
         run_dashboard(None)
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert display_available()
+
+
+def test_the_dashboard_draws_between_steps_at_a_short_hop(qtbot, counter_sender, lsl_name):
+    """At hop 0.05 s every instant is within 50 ms of a step: frames must fit in the gaps between steps (the old
+    fixed 50 ms guard drew none), and one is drawn after MAX_FRAME_GAP at the latest."""
+    counter_sender.start()
+    pipeline = Pipeline(PipelineConfig(eeg="lsl", eeg_stream=lsl_name, camera="none", model="", app_name=lsl_name,
+                                       hop=0.05))
+    pipeline.start()
+    window = DashboardWindow(pipeline)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        qtbot.waitUntil(lambda: window.frames >= 30, timeout=30_000)
+        predictions = pipeline.status().predictions
+    finally:
+        pipeline.stop()
+    assert predictions >= 10
+    assert window.frames >= predictions / 10  # at most MAX_FRAME_GAP (5 hops) between frames
+    assert min(window.drawn.values()) >= 9  # every panel group in turn

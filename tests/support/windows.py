@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -51,3 +51,27 @@ def make_window(predictor: NetworkPredictor, t_end: float = 1000.0, eeg_rate: fl
             window[modality] = ModalityWindow(rows, ts, fps, ())
     return window
 
+
+
+def stream_windows(predictor: NetworkPredictor, count: int, hop: float = 0.05, eeg_rate: float = 250.0,
+                   seed: int = 0) -> Iterator[Window]:
+    """``count`` windows as the inference worker cuts them every ``hop`` s (+- 4 ms of timer jitter) from one
+    continuous EEG stream, each EEG window carrying its samples' stream index (so stepped features reuse steps);
+    the other modalities as ``make_window`` makes them."""
+    rng = np.random.default_rng(seed)
+    ends = 1000.0 + np.cumsum(np.full(count, hop) + rng.normal(0.0, 0.004, count))
+    first = make_window(predictor, float(ends[0]), eeg_rate, seed=seed)
+    eeg = first.get(EEG)
+    if eeg is not None:
+        n_window = eeg.n_samples
+        n = n_window + int((ends[-1] - ends[0]) * eeg_rate) + 2
+        ts = ends[0] - n_window / eeg_rate + np.arange(n) / eeg_rate
+        alpha = 20 * np.sin(2 * np.pi * 10 * ts)[:, None] * rng.uniform(0.5, 1.5, len(eeg.channels))
+        data = alpha + 10 * rng.standard_normal((n, len(eeg.channels)))
+    for i, t_end in enumerate(ends):
+        window = first if i == 0 else make_window(predictor, float(t_end), eeg_rate, seed=seed + i)
+        if eeg is not None:
+            stop = int(np.searchsorted(ts, t_end, side="right"))
+            window[EEG] = ModalityWindow(data[stop - n_window:stop], ts[stop - n_window:stop], eeg_rate,
+                                         eeg.channels, first_index=stop - n_window)
+        yield window
