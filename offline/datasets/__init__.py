@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from models.contracts import EEG, FACE
-from offline.datasets import deap, mahnob, mahnob_features, seedv
+from offline.datasets import deap, mahnob, mahnob_features, seediv, seedv
 from offline.datasets import sessions as recorded
 from offline.datasets.reader import Dataset, DatasetError, DatasetReader
 from offline.trials import Trial
@@ -23,7 +23,8 @@ from offline.trials import Trial
 CALIBRATION = recorded.DATASET
 #: Every dataset reader by the name ``--dataset`` takes.
 READERS: dict[str, DatasetReader] = {
-    r.name: r for r in (deap.READER, mahnob.READER, mahnob_features.READER, seedv.READER, recorded.READER)
+    r.name: r
+    for r in (deap.READER, mahnob.READER, mahnob_features.READER, seedv.READER, seediv.READER, recorded.READER)
 }
 
 

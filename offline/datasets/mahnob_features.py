@@ -147,8 +147,9 @@ def _check_mat5(data: bytes, names: tuple[str, ...]) -> None:
             replay.matrix()
 
 
-def _loadmat(path: Path, names: tuple[str, ...]) -> dict[str, Any]:
-    """The variables ``names`` of a MAT file (those it holds), checked first so that scipy cannot crash on them."""
+def load_mat(path: Path, names: tuple[str, ...]) -> dict[str, Any]:
+    """The variables ``names`` of a MAT file (those it holds), checked first so that scipy cannot crash on them
+    (also SEED-IV's reader)."""
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
     try:
@@ -164,7 +165,7 @@ def read_mahnob_features(root: Path, subjects: list[str] | None = None) -> list[
     """Every trial listed in the label file, with its features and valence trace."""
     root = Path(root)
     label_path = root / LABEL_FILE
-    mat = _loadmat(label_path, ("trials_included", "labels"))
+    mat = load_mat(label_path, ("trials_included", "labels"))
     if "trials_included" not in mat or "labels" not in mat:
         raise DatasetError(f"{label_path}: expected keys 'trials_included' and 'labels'")
     included, labels = numeric_array(mat["trials_included"], f"{label_path}: 'trials_included'"), mat["labels"]
@@ -184,7 +185,7 @@ def read_mahnob_features(root: Path, subjects: list[str] | None = None) -> list[
         path = root / "Features" / f"P{participant}-features-resamp4hz-trial-{section}.mat"
         if not path.is_file():
             raise DatasetError(f"{path}: file not found (the {label} in {label_path} names it)")
-        feats = _loadmat(path, ("target", *FEATURE_KEYS.values()))
+        feats = load_mat(path, ("target", *FEATURE_KEYS.values()))
         missing = [k for k in ("target", *FEATURE_KEYS.values()) if k not in feats]
         if missing:
             raise DatasetError(f"{path}: missing keys {', '.join(missing)}")

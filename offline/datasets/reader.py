@@ -1,6 +1,6 @@
 """The dataset reader contract: what a reader returns (``Dataset``), what it is (``DatasetReader``), how it fails.
 
-Every reader module (``deap``, ``mahnob``, ``mahnob_features``, ``seedv``, ``sessions``) defines a function
+Every reader module (``deap``, ``mahnob``, ``mahnob_features``, ``seedv``, ``seediv``, ``sessions``) defines a function
 ``read_x(root, **options) -> list[Trial]`` and exposes it as ``READER``; ``offline.datasets`` registers them by
 name. They import this module, never the package, so the package and its readers form no import cycle.
 """
