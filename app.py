@@ -16,7 +16,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from realtime.cli_options import add_frame_options, configure_lsl, parse_board_args, positive
+from realtime.cli_options import add_frame_options, configure_lsl, count, parse_board_args, positive
+from realtime.pipeline_config import PipelineConfig
 
 if TYPE_CHECKING:  # the pipeline is imported once LSL is configured (configure_lsl)
     from realtime.pipeline import Pipeline
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--cam", default="demo", metavar="CAMERA",
                      help="camera: a device index (0), a video file, a URL, 'demo' (built-in face video) or 'none' "
                           "(default: %(default)s)")
+    src.add_argument("--face-redetect", type=count, default=PipelineConfig.face_redetect, metavar="N",
+                     help="run the face detector (MTCNN) on one camera frame in N and follow the face by optical "
+                          "flow in between; 1 detects on every frame (default: %(default)s)")
     mdl = p.add_argument_group("model")
     mdl.add_argument("--model", metavar="NAME|PATH",
                      help="registered model name or checkpoint (.json manifest, or a folder: its newest bundle) "
@@ -162,13 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the dashboard cannot start: {problem}", file=sys.stderr)
         return 2
     from models.contracts import IncompatibleStreams
-    from realtime.pipeline import Pipeline, PipelineConfig
+    from realtime.pipeline import Pipeline
     from realtime.sources import SourceError
 
     config = PipelineConfig(
         eeg=None if args.eeg == "none" else args.eeg, eeg_stream=args.eeg_stream, serial_port=args.serial_port,
         board_args=args.board_args, camera=args.cam, model=model, device=args.device, backend=args.backend,
-        hop=args.hop,
+        hop=args.hop, face_redetect=args.face_redetect,
         app_name=args.name, record=args.record, overwrite=args.overwrite, publish_subject=args.publish_subject,
         markers=args.markers, eye=None if args.eye == "none" else args.eye,
         weights_dir=args.weights_dir,

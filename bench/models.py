@@ -10,8 +10,12 @@ live stream gives every ``--hop`` s (+- 4 ms timer jitter), each EEG window know
 band-power steps of earlier windows are reused (``models.step_cache``), measured after ``--live-warmup`` hops, in the
 last backend. "x" is torch's median over ONNX Runtime's (forward, predict) and the full predict's over the live one.
 ONNX Runtime runs on the CPU only: with ``--device cuda`` its columns stay empty.
+Then the face path per camera frame (``--face-frames`` frames of the demo video, 640 x 480, in order): MTCNN on
+every frame vs detect + track (``--redetect-every``; ``models.face_tracking``), each followed by the crop and the
+expression network, as the face worker runs them.
 
     .venv/bin/python bench/models.py [--device cpu|cuda|auto] [--threads N] [--runs 200] [--models a,b] [--hop 0.05]
+        [--face-frames 300] [--redetect-every 10]
 """
 
 from __future__ import annotations
@@ -76,6 +80,39 @@ def live_predict(predictor: NetworkPredictor, hop: float, warmup: int, runs: int
     return statistics.median(wall), float(np.percentile(wall, 95))
 
 
+def face_path(n_frames: int, redetect_every: int) -> None:
+    """Per-frame analysis times on the demo video: MTCNN every frame vs detect + track, and their ratio."""
+    import cv2
+
+    from models.face_features import FaceAnalyzer
+    from realtime.demo_video import demo_video_path
+
+    cap = cv2.VideoCapture(str(demo_video_path()))
+    frames: list[np.ndarray] = []
+    while len(frames) < n_frames and (read := cap.read())[0]:
+        frames.append(read[1])
+    cap.release()
+    print(f"face path: {len(frames)} demo frames {frames[0].shape[1]}x{frames[0].shape[0]}, FER backbone; "
+          "milliseconds per frame")
+    rows = {}
+    for label, every in (("MTCNN every frame", 1), (f"detect + track (1 in {redetect_every})", redetect_every)):
+        analyzer = FaceAnalyzer("fer", redetect_every=every)
+        analyzer.analyze(frames[0])  # warm-up: MTCNN's pyramid, the FER network
+        if analyzer.tracker is not None:
+            analyzer.tracker.reset()
+        wall, tracked = [], 0
+        for frame in frames:
+            t0 = time.perf_counter()
+            obs = analyzer.analyze(frame)
+            wall.append((time.perf_counter() - t0) * 1e3)
+            tracked += bool(obs is not None and obs.tracked)
+        rows[label] = (statistics.median(wall), float(np.percentile(wall, 95)), float(np.mean(wall)), tracked)
+    print(f"{'':<28}{'median':>8}{'p95':>8}{'mean':>8}{'tracked':>9}{'x mean':>8}")
+    base = next(iter(rows.values()))[2]
+    for label, (med, p95, mean, tracked) in rows.items():
+        print(f"{label:<28}{med:>8.2f}{p95:>8.2f}{mean:>8.2f}{tracked:>9}{base / mean:>8.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
@@ -85,6 +122,8 @@ def main() -> None:
     parser.add_argument("--models", default="", help="comma-separated registry names (default: all)")
     parser.add_argument("--hop", type=float, default=0.05, help="seconds between live windows (default 0.05)")
     parser.add_argument("--live-warmup", type=int, default=300, help="live hops before timing (default 300)")
+    parser.add_argument("--face-frames", type=int, default=300, help="demo video frames for the face path (0: skip)")
+    parser.add_argument("--redetect-every", type=int, default=10, help="detect + track: MTCNN on one frame in N")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -125,6 +164,8 @@ def main() -> None:
         params = sum(p.numel() for p in model.parameters())
         dims = " ".join(f"{s[1]}x{s[2]}" for s in shapes.values())
         print(f"{name:<20}{params:>9}  {dims:<16}" + "".join(cols))
+    if args.face_frames:
+        face_path(args.face_frames, args.redetect_every)
 
 
 if __name__ == "__main__":

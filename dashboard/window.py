@@ -31,6 +31,7 @@ from dashboard import theme
 from dashboard.background import Background
 from dashboard.bridge import PredictionBridge
 from dashboard.camera_panel import CameraPanel
+from dashboard.class_panel import ClassPanel
 from dashboard.controls import ControlsBar
 from dashboard.eeg_panel import EEGPanel
 from dashboard.explain_panel import ExplainPanel
@@ -81,7 +82,8 @@ def _box(title: str, widget: QtWidgets.QWidget) -> QtWidgets.QGroupBox:
 
 
 class DashboardWindow(QtWidgets.QMainWindow):
-    """Everything on one screen: traces, V-A plane, EEG, camera, explanation, health, controls."""
+    """Everything on one screen: traces, V-A plane, class probabilities (classifiers), EEG, camera, explanation,
+    health, controls."""
 
     closed = QtCore.pyqtSignal()
 
@@ -107,6 +109,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.traces = TracesPanel(seconds)
         self.plane = VAPlane()
+        self.class_panel = ClassPanel()
+        self.class_box = _box("Classes", self.class_panel)
         self.eeg = EEGPanel(seconds=EEG_SECONDS)
         self.camera = CameraPanel()
         self.eye = EyePanel() if EYE in pipeline.streams else None
@@ -159,7 +163,10 @@ class DashboardWindow(QtWidgets.QMainWindow):
             split.addWidget(_box("Camera", self.camera))
             split.addWidget(_box("Eye tracker", self.eye))
             grid.addWidget(split, 1, 1)
-        grid.addWidget(_box("Valence–arousal plane", self.plane), 1, 2)
+        plane_and_classes = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        plane_and_classes.addWidget(_box("Valence–arousal plane", self.plane))
+        plane_and_classes.addWidget(self.class_box)
+        grid.addWidget(plane_and_classes, 1, 2)
         grid.addWidget(_box("EEG", self.eeg), 2, 0)
         grid.addWidget(_box("Why the model said it", self.explain), 2, 1)
         grid.addWidget(_box("Health", self.health), 2, 2)
@@ -211,6 +218,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
             if self.bridge.received != self._drawn:  # these change only with a new prediction
                 self._drawn = self.bridge.received
                 self.plane.update_from(history, now)
+                self.class_panel.update_from(self.bridge.latest)
                 self.explain.update_from(history, now, self._saliency_seconds())
             self.camera.update_from(self.pipeline.camera, self.pipeline.face_worker, self.pipeline.camera_problem,
                                     now)
@@ -223,8 +231,11 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.drawn[group] += 1
 
     def _on_model_changed(self, predictor: Predictor | None) -> None:
-        """Show the EEG channels the model uses (all of the stream's when it names none)."""
+        """Show the class panel for a classifier only, and the EEG channels the model uses (all of the stream's when
+        it names none)."""
         self._model_id = predictor.model_id if predictor is not None else ""
+        self.class_box.setVisible(predictor is not None and any(kind != "continuous"
+                                                                for kind in predictor.spec.targets.values()))
         stream = self.pipeline.streams.get(EEG)
         if stream is None:
             return

@@ -273,14 +273,15 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
     except Exception as exc:  # a config read from a file can make a constructor fail in any way
         raise BundleError(f"{manifest_path}: cannot rebuild the model from its manifest: "
                           f"{type(exc).__name__}: {exc}") from None
-    manifest.check_built(model.spec(), manifest_path)
+    built = model.spec()
+    manifest.check_built(built, manifest_path)
     tensors = _read_weights(weights_path, manifest.weights.sha256)
     _check_tensors(weights_path, spec.architecture, model.state_dict(), tensors)
     model.load_state_dict(tensors, strict=True)
     sha = manifest.weights.sha256 or sha256_file(weights_path)
     return Bundle(
         model=model.to(device).eval(),
-        spec=spec,
+        spec=built,  # the manifest's spec as JSON (checked above), with the class names the network gives it
         trained=manifest.trained,
         normalisation=manifest.normalisation,
         provenance=manifest.provenance,

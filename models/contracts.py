@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from models.classes import BINARY_CLASSES, numbered_classes
+
 if TYPE_CHECKING:
     from torch import Tensor
 
@@ -91,7 +93,9 @@ class ModelSpec:
     ``targets`` maps a target ("valence", "arousal", "emotion") to "binary" (class probabilities,
     rating >= 5 is high), "multiclass" (the rating is the class) or "continuous" (-1..1).
     ``fallback`` documents what the model does when an optional modality is missing or stale
-    (never silent zeros).
+    (never silent zeros). ``classes`` names the classes of classification targets, in the order of
+    their logits (e.g. SEED-V's emotions, ``models.classes``); the network sets them from its config,
+    so they are not serialised: a manifest rebuilds its network, whose spec carries them.
     """
 
     architecture: str
@@ -99,6 +103,17 @@ class ModelSpec:
     targets: dict[str, str]
     inputs: dict[str, InputSpec]
     fallback: str = "none"
+    classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def class_names(self, target: str, n: int) -> tuple[str, ...]:
+        """The names of ``target``'s ``n`` class probabilities: the spec's when it names ``n``, "low" and "high"
+        for a binary target, else "class0", "class1"..."""
+        named = self.classes.get(target, ())
+        if len(named) == n:
+            return named
+        if self.targets.get(target) == "binary" and n == len(BINARY_CLASSES):
+            return BINARY_CLASSES
+        return numbered_classes(n)
 
     def to_json(self) -> dict[str, Any]:
         return {

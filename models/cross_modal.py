@@ -18,10 +18,10 @@ Differences from the description, and why:
 - The public code's defects are absent by construction: the epoch tested is the best validation
   epoch (``fit`` reloads it), and normalisation is fitted on training windows, never per subject.
 
-Registered as "cmt-seedv". Default inputs are computable live: DE of 62 SEED channels from EEG,
-and SEED-V's 33 eye features of each 4 s window from the raw eye stream (``models.eye_features``,
-``--eye``); on the seedv dataset the runner feeds both branches from the dataset's precomputed rows
-(310-d and 33-d).
+Registered as "cmt-seedv"; with 5 classes its spec names them SEED-V's emotions (``models.classes``).
+Default inputs are computable live: DE of 62 SEED channels from EEG, and SEED-V's 33 eye features of
+each 4 s window from the raw eye stream (``models.eye_features``, ``--eye``); on the seedv dataset the
+runner feeds both branches from the dataset's precomputed rows (310-d and 33-d).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import torch.nn as nn
 
 from models.base import EmotionModel, register
 from models.channels import SEEDV_CHANNELS
+from models.classes import SEEDV_EMOTIONS
 from models.contracts import InputSpec, ModelSpec
 from models.stalignnet import BSALayer
 from models.transforms import n_steps, sequence_inputs
@@ -45,6 +46,12 @@ FALLBACK = (
     "needs EEG and eye movements: without an eye stream the model is refused when streams are checked; a window "
     "whose eye samples are stale or too sparse raises MissingModality and no prediction is made for it"
 )
+
+
+def emotion_classes(targets: list[str], n_classes: int) -> dict[str, tuple[str, ...]]:
+    """SEED-V's emotion names for each target when the heads have its 5 classes; none otherwise (the classes of
+    another count are not known to the network)."""
+    return {t: SEEDV_EMOTIONS for t in targets} if n_classes == len(SEEDV_EMOTIONS) else {}
 
 
 def sinusoidal_positions(steps: int, d_model: int) -> torch.Tensor:
@@ -123,6 +130,7 @@ class CrossModalTransformer(EmotionModel):
         if len(branches) != 2:
             raise ValueError(f"the cross-modal transformer fuses two modalities, got {list(branches)}")
         self.targets = list(targets or ["emotion"])
+        self.n_classes = n_classes
         self.inputs: dict[str, InputSpec] = sequence_inputs(branches, steps, STEP_RATE,
                                                             eeg_channels or list(SEEDV_CHANNELS))
         self.modalities = list(self.inputs)
@@ -145,7 +153,7 @@ class CrossModalTransformer(EmotionModel):
 
     def spec(self) -> ModelSpec:
         return ModelSpec(self.architecture, self.config, {t: "multiclass" for t in self.targets}, self.inputs,
-                         FALLBACK)
+                         FALLBACK, emotion_classes(self.targets, self.n_classes))
 
     def encode(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """The pooled fused features (B, 2 d_model) both the emotion heads and the subject classifier read."""

@@ -3,6 +3,10 @@
 The same ``FaceAnalyzer`` serves the live face worker and any offline feature extraction, so a
 model always sees face features computed one way. Detection runs on a downscaled copy of the
 frame (MTCNN's cost grows with the pixel count); the crops are cut from the full-resolution frame.
+Live, ``redetect_every`` > 1 follows the detected face by optical flow between detections
+(``models.face_tracking``): MTCNN runs on one frame in ``redetect_every`` and whenever the track is
+lost; the crop, expression and embedding are computed on every frame as after a detection.
+Offline extraction samples frames far apart and detects on each.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 import torch
 
 from models.face_backbones import FER_CLASSES, FerBackbone, ResNet50Backbone
+from models.face_tracking import FaceTracker
 
 BACKBONES = ("fer", "resnet50")
 #: Margin added on each side of MTCNN's (tight) box, as a fraction of the box size, before cropping.
@@ -31,6 +36,7 @@ class FaceObservation:
     detection_probability: float
     expression: np.ndarray  # (7,) probabilities over FER_CLASSES
     embedding: np.ndarray  # (embedding_dim,)
+    tracked: bool = False  # box and landmarks followed from an earlier detection, not detected in this frame
 
     @property
     def label(self) -> str:
@@ -59,11 +65,13 @@ class FaceAnalyzer:
     ``backbone`` picks the embedding: "fer" (128-d, the mini-Xception's pooled features) or
     "resnet50" (2048-d, ImageNet ResNet-50). The 7 FER probabilities are always computed.
     ``detect_width``: frames wider than this are downscaled for detection. ``min_face_size`` is
-    in full-frame pixels.
+    in full-frame pixels. ``redetect_every``: 1 detects on every frame; n > 1 follows the face
+    between detections, detecting on one frame in n (consecutive frames of one camera only).
     """
 
     def __init__(self, backbone: str = "fer", device: str = "cpu", detect_width: int = 320,
-                 min_face_size: int = 40, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)) -> None:
+                 min_face_size: int = 40, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
+                 redetect_every: int = 1) -> None:
         if backbone not in BACKBONES:
             raise ValueError(f"unknown face backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
         from facenet_pytorch import MTCNN  # heavy import, only when a face path is built
@@ -77,6 +85,8 @@ class FaceAnalyzer:
         self._mtcnn_class = MTCNN
         self.fer = FerBackbone(device)
         self.resnet = ResNet50Backbone.pretrained(device) if backbone == "resnet50" else None
+        self.tracker = FaceTracker(redetect_every) if redetect_every > 1 else None
+        self._detection_probability = 0.0  # of the detection the tracker follows
 
     @property
     def embedding_dim(self) -> int:
@@ -106,18 +116,27 @@ class FaceAnalyzer:
         return boxes, np.asarray(probs, dtype=np.float64), np.asarray(points, dtype=np.float64) / scale
 
     def analyze(self, frame_bgr: np.ndarray) -> FaceObservation | None:
-        """Detect, keep the largest face, align it, classify its expression and embed it."""
-        found = self.detect(frame_bgr)
-        if found is None:
-            return None
-        boxes, probs, points = found
-        i = int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
-        box, landmarks = boxes[i], points[i]
-        gray = align_face(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY), box, landmarks, self.fer.input_size)
-        expression, fer_embedding = self.fer(gray[None])
+        """Detect (or follow, see ``redetect_every``), keep the largest face, align it, classify its expression
+        and embed it."""
+        gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+        tracked = self.tracker is not None and self.tracker.active and self.tracker.follow(gray)
+        if self.tracker is not None and tracked:
+            box, landmarks = self.tracker.box, self.tracker.landmarks
+        else:
+            found = self.detect(frame_bgr)
+            if found is None:
+                if self.tracker is not None:
+                    self.tracker.reset()
+                return None
+            boxes, probs, points = found
+            i = int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
+            box, landmarks, self._detection_probability = boxes[i], points[i], float(probs[i])
+            if self.tracker is not None:
+                self.tracker.start(gray, box, landmarks)
+        expression, fer_embedding = self.fer(align_face(gray, box, landmarks, self.fer.input_size)[None])
         if self.resnet is None:
             embedding = fer_embedding[0]
         else:
             crop = align_face(frame_bgr, box, landmarks, self.resnet.input_size)
             embedding = self.resnet(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)[None])[0]
-        return FaceObservation(box, landmarks, float(probs[i]), expression[0], embedding)
+        return FaceObservation(box, landmarks, self._detection_probability, expression[0], embedding, tracked)

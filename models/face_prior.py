@@ -1,47 +1,25 @@
 """The face prior: FER expression probabilities placed on the valence/arousal plane by a fixed circumplex map.
 
-Nothing is learned. Each of the 7 FER classes gets a point on Russell's circumplex of affect
-(J. A. Russell, "A circumplex model of affect", J. Pers. Soc. Psychol. 39(6), 1161-1178, 1980):
-valence = cos(angle), arousal = sin(angle), the angle measured counter-clockwise from
-"pleasure" (0 deg), with "arousal" at 90 deg. The angles are those of the matching adjectives in
-Russell's circular scaling of 28 affect words: happy 7.8, astonished 69.8 (for surprise),
-angry 99.0, afraid 116.0 (for fear), sad 207.5. "Disgusted" is not among the 28 words; it is put
-at 135 deg, the paper's "distress" anchor (unpleasant, moderately aroused), which is our choice.
-Neutral sits at the centre. A window's estimate is the probability-weighted mean of these
-points over its frames, so it always lies inside the unit disc (both values in -1..1), and an
-uncertain face is drawn towards the centre.
+Nothing is learned. Each of the 7 FER classes gets its point on Russell's circumplex of affect
+(``models.classes.circumplex_point``: the angles of Russell's 1980 circular scaling, neutral at the
+centre; the dashboard places classifiers' classes at the same points). A window's estimate is the
+probability-weighted mean of these points over its frames, so it always lies inside the unit disc
+(both values in -1..1), and an uncertain face is drawn towards the centre.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
 
 from models.base import EmotionModel, register
+from models.classes import circumplex_point
 from models.contracts import EXPRESSION, ModelSpec
 from models.face_backbones import FER_CLASSES
 from models.transforms import frames_input
 
-#: Circumplex angles in degrees (see the module docstring); neutral has none and maps to (0, 0).
-CIRCUMPLEX_DEGREES: dict[str, float] = {
-    "happy": 7.8,
-    "surprise": 69.8,
-    "angry": 99.0,
-    "fear": 116.0,
-    "disgust": 135.0,
-    "sad": 207.5,
-}
-#: (valence, arousal) per FER class, rows in FER_CLASSES order.
-CLASS_VALENCE_AROUSAL = np.array(
-    [
-        (math.cos(math.radians(CIRCUMPLEX_DEGREES[c])), math.sin(math.radians(CIRCUMPLEX_DEGREES[c])))
-        if c in CIRCUMPLEX_DEGREES
-        else (0.0, 0.0)
-        for c in FER_CLASSES
-    ]
-)
+#: (valence, arousal) per FER class, rows in FER_CLASSES order (every FER class has a place).
+CLASS_VALENCE_AROUSAL = np.array([circumplex_point("emotion", c) for c in FER_CLASSES], dtype=np.float64)
 
 FALLBACK = (
     "needs expression frames: without a face for more than half of its 1 s window (frames older than 0.5 s do "

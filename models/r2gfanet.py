@@ -32,7 +32,7 @@ import torch.nn as nn
 from models.base import EmotionModel, register
 from models.channels import SEEDV_CHANNELS
 from models.contracts import InputSpec, ModelSpec
-from models.cross_modal import FALLBACK, STEP_RATE  # the SEED-V window contract both models share
+from models.cross_modal import FALLBACK, STEP_RATE, emotion_classes  # the SEED-V contract both models share
 from models.gaps import present_steps
 from models.transforms import sequence_inputs
 
@@ -108,6 +108,7 @@ class R2GFANet(EmotionModel):
         if set(branches) != {"eeg", "eye"}:
             raise ValueError(f"R2GFANet fuses an eeg and an eye branch, got {list(branches)}")
         self.targets = list(targets or ["emotion"])
+        self.n_classes = n_classes
         channels = list(eeg_channels or SEEDV_CHANNELS)
         self.inputs: dict[str, InputSpec] = sequence_inputs(branches, steps, STEP_RATE, channels)
         eeg_dim = self.inputs["eeg"].feature_dim
@@ -138,7 +139,7 @@ class R2GFANet(EmotionModel):
 
     def spec(self) -> ModelSpec:
         return ModelSpec(self.architecture, self.config, {t: "multiclass" for t in self.targets}, self.inputs,
-                         FALLBACK)
+                         FALLBACK, emotion_classes(self.targets, self.n_classes))
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         eeg, eye = inputs["eeg"], inputs["eye"]

@@ -29,6 +29,17 @@ def positive(text: str) -> float:
     return value
 
 
+def count(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
+
+
 def fraction(text: str) -> float:
     """An argparse type: a number in (0, 1]."""
     value = float(text)

@@ -32,8 +32,9 @@ class FacePath:
     streams: dict[str, LiveStream]
 
 
-def open_face_path(spec: str, predictor: Predictor | None) -> FacePath | None:
+def open_face_path(spec: str, predictor: Predictor | None, redetect_every: int = 1) -> FacePath | None:
     """Open the camera ``spec`` and the face analyser ``predictor`` needs; None when ``spec`` names no camera.
+    ``redetect_every``: MTCNN on one frame in that many, the face followed in between (``models.face_tracking``).
 
     Raises CameraError (the camera cannot open) or BackboneUnavailable (the camera is stopped again)."""
     from models.face_backbones import FER_CLASSES
@@ -47,7 +48,8 @@ def open_face_path(spec: str, predictor: Predictor | None) -> FacePath | None:
     try:
         face_input = predictor.spec.inputs.get(FACE) if predictor is not None else None
         backbone = "resnet50" if face_input is not None and face_input.feature_dim == 2048 else "fer"
-        analyzer = FaceAnalyzer(backbone=backbone, device=predictor.device if predictor is not None else "cpu")
+        analyzer = FaceAnalyzer(backbone=backbone, device=predictor.device if predictor is not None else "cpu",
+                                redetect_every=redetect_every)
         capacity = int(FACE_BUFFER_SECONDS * MAX_CAMERA_FPS)
         face = RingBuffer(analyzer.embedding_dim, capacity)
         expression = RingBuffer(len(FER_CLASSES), capacity)

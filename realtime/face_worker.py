@@ -43,6 +43,7 @@ class FaceWorkerCounters:
     frames_captured: int
     frames_processed: int
     faces_found: int
+    faces_tracked: int  # of faces_found: followed by optical flow, not detected (FaceAnalyzer redetect_every)
     frames_without_face: int
     frames_dropped: int  # captured frames replaced by a newer one before the worker took them
     errors: int
@@ -76,7 +77,7 @@ class FaceWorker(Worker):
         self.max_rate = max_rate
         self.latest: FaceSnapshot | None = None
         self.last_error: str | None = None
-        self._processed = self._found = self._errors = 0
+        self._processed = self._found = self._tracked = self._errors = 0
         self._latency_sum = self._processing_sum = 0.0
         self._done_times: collections.deque[float] = collections.deque(maxlen=50)
         self._lock = threading.Lock()
@@ -112,6 +113,7 @@ class FaceWorker(Worker):
         with self._lock:
             self._processed += 1
             self._found += obs is not None
+            self._tracked += obs is not None and obs.tracked
             self._latency_sum += done - frame.timestamp
             self._processing_sum += done - started
             self._done_times.append(done)
@@ -128,6 +130,7 @@ class FaceWorker(Worker):
                 frames_captured=self.frames.captured,
                 frames_processed=n,
                 faces_found=self._found,
+                faces_tracked=self._tracked,
                 frames_without_face=n - self._found,
                 frames_dropped=self.frames.dropped,
                 errors=self._errors,

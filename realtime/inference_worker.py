@@ -172,6 +172,8 @@ class InferenceWorker(Worker):
             available=self._available(windows, wanted),
             newest_sample={m: float(w.timestamps[-1]) for m, w in windows.items()},
             probabilities=output.probabilities if output else {},
+            classes={t: predictor.spec.class_names(t, len(p)) for t, p in output.probabilities.items()}
+            if output and predictor is not None else {},
             saliency=output.saliency if output else None,
             modality_weights=output.modality_weights if output else {},
             confidence=output.confidence if output else None,

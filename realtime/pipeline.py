@@ -27,12 +27,13 @@ from models.transforms import MissingModality, get_transform
 from realtime import clock
 from realtime.inference_worker import InferenceWorker
 from realtime.live_stream import LiveStream
-from realtime.lsl_outlets import MarkerOutlet, PredictionOutlet
+from realtime.lsl_outlets import ClassesOutlet, MarkerOutlet, PredictionOutlet
 from realtime.pipeline_config import PipelineConfig, torch_thread_count
-from realtime.prediction import Prediction
+from realtime.prediction import Prediction, spec_class_labels
 from realtime.recorder import FrameRecording, Recorder, RecorderStatus
 from realtime.ring_buffer import RingBuffer
 from realtime.sources import EegSource, make_source
+from realtime.sources.eye import LslEyeSource
 from realtime.status import PipelineStatus, RateMeter, StreamStatus, percentiles
 from realtime.worker import Worker
 
@@ -75,6 +76,7 @@ class Pipeline:
         self.recorder: Recorder | None = None
         self.last_recording: RecorderStatus | None = None  # final status of the latest recording stopped
         self.prediction_outlet: PredictionOutlet | None = None
+        self.classes_outlet: ClassesOutlet | None = None
         self.marker_outlet: MarkerOutlet | None = None
         self._worker: InferenceWorker | None = None
         self.watcher: BundleWatcher | None = None  # when config.weights_dir is set
@@ -137,6 +139,9 @@ class Pipeline:
                                  f"{self.camera_problem or 'none was given (--cam none)'}")
             self.model_problem = self.check_predictor(self.predictor)
             self.prediction_outlet = PredictionOutlet(c.app_name, tuple(self.streams))
+            self.classes_outlet = ClassesOutlet(c.app_name)
+            if self.predictor is not None:  # from the start when the spec names the classes (lsl_outlets)
+                self.classes_outlet.use(spec_class_labels(self.predictor.spec))
             self.marker_outlet = MarkerOutlet(c.app_name)
         except BaseException:
             self._close_inputs()
@@ -177,6 +182,7 @@ class Pipeline:
         if self.recorder is not None:
             self.stop_recording()
         self.prediction_outlet = self.marker_outlet = None
+        self.classes_outlet = None
         self._running = False
 
     def _close_inputs(self) -> None:
@@ -200,7 +206,7 @@ class Pipeline:
         from realtime.face_path import open_face_path
 
         try:
-            path = open_face_path(self.config.camera, self.predictor)
+            path = open_face_path(self.config.camera, self.predictor, self.config.face_redetect)
         except (CameraError, BackboneUnavailable) as exc:
             self.camera_problem = str(exc)
             return
@@ -214,6 +220,11 @@ class Pipeline:
         nothing is changed."""
         if predictor is None:
             return "no model"
+        eye = predictor.spec.inputs.get(EYE)
+        if eye is not None and isinstance(self.eye_source, LslEyeSource):
+            problem = self.eye_source.unusable_for(eye.channels)
+            if problem:
+                return f"model {predictor.model_id} needs eye features: {problem}"
         try:
             predictor.check_streams({m: (s.channels, s.rate) for m, s in self.streams.items()})
         except IncompatibleStreams as exc:
@@ -285,6 +296,8 @@ class Pipeline:
             self._freshness.setdefault(m, collections.deque(maxlen=FRESHNESS_HISTORY)).append(p.published - t)
         if self.prediction_outlet is not None:
             self.prediction_outlet.push(p)
+        if self.classes_outlet is not None:
+            self.classes_outlet.push(p)
         for callback in self._subscribers:
             callback(p)
 

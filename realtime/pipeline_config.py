@@ -15,6 +15,7 @@ class PipelineConfig:
     serial_port: str = ""
     board_args: dict[str, str] = field(default_factory=dict)
     camera: str = "none"  # "none", "demo", a device index, a video file or a URL
+    face_redetect: int = 10  # MTCNN on one frame in this many, optical flow between (1: detect every frame)
     model: str = "face-prior"  # registered model name or checkpoint path
     device: str = "auto"
     backend: str = "auto"  # the forward pass: "auto", "torch" or "onnx" (models.onnx_backend)

@@ -36,7 +36,17 @@ import numpy as np
 
 from realtime.live_stream import LiveStream
 from realtime.prediction import Prediction
-from realtime.session_layout import FORMAT, FRAMES_GROUP, PREDICTION_FIELDS, TABLES_GROUP, VERSION, XDF_SUFFIX
+from realtime.session_layout import (
+    CLASS_LABELS,
+    CLASS_PROBABILITIES,
+    CLASS_SEPARATOR,
+    FORMAT,
+    FRAMES_GROUP,
+    PREDICTION_FIELDS,
+    TABLES_GROUP,
+    VERSION,
+    XDF_SUFFIX,
+)
 from realtime.worker import Worker
 from realtime.xdf_session import XdfSessionWriter
 
@@ -97,6 +107,14 @@ def _append(ds: h5py.Dataset, rows: np.ndarray | list[str]) -> None:
     if n:
         ds.resize(ds.shape[0] + n, axis=0)
         ds[-n:] = rows
+
+
+def _append_rows(ds: h5py.Dataset, rows: list[np.ndarray]) -> None:
+    """Append variable-length rows one by one (h5py would take rows of one length for a 2-D block)."""
+    start = ds.shape[0]
+    ds.resize(start + len(rows), axis=0)
+    for i, row in enumerate(rows):
+        ds[start + i] = row
 
 
 def existing_session_message(path: str | Path) -> str:
@@ -187,6 +205,8 @@ class Recorder(Worker):
         _appendable(p, "model_id", (), h5py.string_dtype())
         _appendable(p, "trained", (), np.bool_)
         _appendable(p, "model_state", (), h5py.string_dtype())
+        _appendable(p, CLASS_LABELS, (), h5py.string_dtype())
+        _appendable(p, CLASS_PROBABILITIES, (), h5py.vlen_dtype(np.float64))
         for m in self._modalities:
             _appendable(p, f"available_{m}", (), np.bool_)
         m = f.create_group("markers")
@@ -325,6 +345,8 @@ class Recorder(Worker):
             _append(g["model_id"], [p.model_id for p in preds])
             _append(g["trained"], np.array([p.trained for p in preds]))
             _append(g["model_state"], [p.state for p in preds])
+            _append(g[CLASS_LABELS], [CLASS_SEPARATOR.join(p.class_labels()) for p in preds])
+            _append_rows(g[CLASS_PROBABILITIES], [p.class_values() for p in preds])
             for m in self._modalities:
                 _append(g[f"available_{m}"], np.array([p.available.get(m, False) for p in preds]))
         if markers:

@@ -17,6 +17,13 @@ def _text(values: np.ndarray) -> np.ndarray:
     return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values], dtype=object)
 
 
+def _column(ds: h5py.Dataset) -> np.ndarray:
+    """A dataset read whole: text as str objects, variable-length numbers as an object array of arrays."""
+    if ds.dtype.kind == "S" or h5py.check_vlen_dtype(ds.dtype) in (str, bytes):
+        return _text(ds[()])
+    return np.asarray(ds[()])
+
+
 def is_session_file(path: str | Path) -> bool:
     try:
         with h5py.File(path, "r") as f:
@@ -56,10 +63,10 @@ def read_session(path: str | Path) -> Session:
             )
         predictions = {}
         for key, ds in f["predictions"].items():
-            predictions[key] = _text(ds[()]) if ds.dtype.kind in "OS" else ds[()]
+            predictions[key] = _column(ds)
         markers = list(zip(f["markers/time"][()].tolist(), _text(f["markers/text"][()]).tolist(), strict=True))
         tables = {
-            name: {c: _text(ds[()]) if ds.dtype.kind in "OS" else ds[()] for c, ds in group.items()}
+            name: {c: _column(ds) for c, ds in group.items()}
             for name, group in f.get(TABLES_GROUP, {}).items()
         }
         return Session(streams, predictions, markers, dict(f.attrs), tables)

@@ -8,6 +8,10 @@ Written (by ``XdfSessionWriter``, for the Recorder), each stream named ``<app>-<
   ``face_arousal``, ``trained`` and ``available_<modality>`` (flags as 0/1);
 - ``<app>-prediction-models`` (type EmotionModel, string): ``model_id`` and ``model_state`` of each
   prediction, with the same time stamps (a hot swap changes them mid-session);
+- ``<app>-prediction-classes`` (type EmotionClasses, string): ``class_labels`` and ``class_probabilities``
+  of each prediction, with the same time stamps: its labels joined as in the HDF5 file and its
+  probabilities as their shortest exact text, joined the same way ("" and "" without classes), so a
+  hot-swap changing the class layout needs no new stream (files written before it lack the stream);
 - ``<app>-markers`` (type Markers, string);
 - ``<app>-table-<name>`` (type Table, string), one per event table, a sample per row (time stamped when
   written), floats as their shortest exact text.
@@ -37,7 +41,17 @@ import pyxdf
 from realtime import clock
 from realtime.live_stream import LiveStream
 from realtime.prediction import Prediction
-from realtime.session_layout import FORMAT, PREDICTION_FIELDS, VERSION, RecordedStream, Session
+from realtime.session_layout import (
+    CLASS_LABELS,
+    CLASS_PROBABILITIES,
+    CLASS_SEPARATOR,
+    FORMAT,
+    PREDICTION_FIELDS,
+    VERSION,
+    RecordedStream,
+    Session,
+    ragged,
+)
 from realtime.xdf_writer import XdfWriter, text_element
 
 #: XDF stream type of each live stream (LSL's content types where one exists).
@@ -93,6 +107,8 @@ class XdfSessionWriter:
                                       role="predictions")
         self._models = self._add(f"{prefix}-prediction-models", "EmotionModel", "string", 0,
                                  [{"label": "model_id"}, {"label": "model_state"}], role="prediction_models")
+        self._classes = self._add(f"{prefix}-prediction-classes", "EmotionClasses", "string", 0,
+                                  [{"label": CLASS_LABELS}, {"label": CLASS_PROBABILITIES}], role="prediction_classes")
         self._markers = self._add(f"{prefix}-markers", "Markers", "string", 0, [{"label": "marker"}], role="markers")
         self._tables = {
             name: (self._add(f"{prefix}-table-{name}", "Table", "string", 0,
@@ -117,6 +133,9 @@ class XdfSessionWriter:
                   for p in predictions]
         self._xdf.write_samples(self._predictions, np.array(values, dtype=np.float64), times)
         self._xdf.write_samples(self._models, [[p.model_id, p.state] for p in predictions], times)
+        self._xdf.write_samples(self._classes, [[CLASS_SEPARATOR.join(p.class_labels()),
+                                                 CLASS_SEPARATOR.join(repr(float(v)) for v in p.class_values())]
+                                                for p in predictions], times)
         self._xdf.write_samples(self._markers, [[text] for _, text in markers], [t for t, _ in markers])
         for table, row in rows:
             stream, columns = self._tables[table]
@@ -249,7 +268,9 @@ def read_xdf_session(path: Path) -> Session:
     recorded = {_text(s["info"], "desc", "emolive", "modality"): _recorded(s) for s in by_role.get("stream", [])}
     numbers, models, marker_stream = (_only(path, by_role, role) for role in ("predictions", "prediction_models",
                                                                              "markers"))
-    n = min(len(numbers["time_stamps"]), len(models["time_stamps"]))  # one may miss a chunk in a cut-off file
+    classes = by_role.get("prediction_classes", [])  # absent from files written before it
+    # one may miss a chunk in a cut-off file
+    n = min(len(s["time_stamps"]) for s in (numbers, models, *classes[:1]))
     values = np.asarray(numbers["time_series"], dtype=np.float64).reshape(-1, len(_channels(numbers)))[:n]
     predictions: dict[str, np.ndarray] = {"time": np.asarray(numbers["time_stamps"][:n], dtype=np.float64)}
     for j, channel in enumerate(_channels(numbers)):
@@ -257,6 +278,11 @@ def read_xdf_session(path: Path) -> Session:
         predictions[_text(channel, "label")] = column.astype(bool) if _text(channel, "kind") == "flag" else column
     for j, key in enumerate(("model_id", "model_state")):
         predictions[key] = np.array([row[j] for row in models["time_series"][:n]], dtype=object)
+    if classes:
+        rows = classes[0]["time_series"][:n]
+        predictions[CLASS_LABELS] = np.array([row[0] for row in rows], dtype=object)
+        predictions[CLASS_PROBABILITIES] = ragged([np.array([float(v) for v in row[1].split(CLASS_SEPARATOR) if v],
+                                                            dtype=np.float64) for row in rows])
     markers = [(float(t), row[0]) for t, row in zip(marker_stream["time_stamps"], marker_stream["time_series"],
                                                     strict=True)]
     tables = {}

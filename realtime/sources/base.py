@@ -50,6 +50,10 @@ class EegSource(Worker):
     A failure of ``_acquire`` is the source's ``error`` (``<description> stopped: <reason>``), shown as its problem.
     """
 
+    #: Samples per second a stream declaring no rate (irregular, rate 0) is bounded and buffered for; 0 refuses
+    #: such streams (EEG must be regular; an eye tracker's relay may not be, ``realtime.sources.eye``).
+    irregular_rate = 0.0
+
     def __init__(self, description: str) -> None:
         super().__init__(f"eeg-source {description}")
         self.description = description
@@ -64,8 +68,9 @@ class EegSource(Worker):
     def open(self) -> None:
         """Connect to the device or stream and learn channels and rate; raises SourceError with a clear message."""
         self.channels, self.rate = self._open()
-        check_declared(self.description, self.rate, len(self.channels))
-        capacity = int(np.ceil(BUFFER_SECONDS * self.rate))
+        rate = self.rate or self.irregular_rate
+        check_declared(self.description, rate, len(self.channels))
+        capacity = int(np.ceil(BUFFER_SECONDS * rate))
         self.buffer = RingBuffer(len(self.channels), capacity)
         self._connected = True
 

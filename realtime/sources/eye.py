@@ -5,7 +5,18 @@ selection (type ``Gaze`` by default: Pupil Labs' and Tobii's LSL apps use it) th
 inlet as EEG (clock correction, bounds, loss and recovery). ``EYE_LAYOUTS`` maps the channel
 labels of known trackers onto what the eye features read (``EYE_CHANNELS``: gaze x / y, pupil
 diameter of two channels, validity); ``eye_layout`` finds the layout of a stream from its labels.
-Those five columns come first in the eye stream, then every channel as sent, all recorded.
+The columns a tracker has come first in the eye stream, then every channel as sent, all recorded.
+
+Pupil Labs Neon through Pupil Labs' lsl-relay (github.com/pupil-labs/lsl-relay, ``outlets.py`` and
+``channels.py``) sends a gaze stream ``pupil_labs_Gaze`` (type Gaze, double64, no nominal rate:
+irregular, about 66 Hz for Pupil Invisible and up to 200 Hz for Neon) of two channels, ``x`` and
+``y``: the gaze of both eyes in scene-camera pixels (1600 x 1200 for Neon). It carries no pupil
+diameter and no validity: the relay copies only x and y of each gaze datum, not its ``worn`` flag.
+So the eye stream of such a tracker is ``gaze_x``, ``gaze_y`` and the channels as sent: it is recorded
+and its gaze drawn, but a model reading eye features (SEED-V's 33 need the pupil and validity, and a
+regular rate) is refused when the streams are checked, with a message naming what the tracker does
+not send (``LslEyeSource.unusable_for``); nothing is invented in their place. An irregular gaze stream
+is buffered for up to ``IRREGULAR_GAZE_RATE`` samples a second.
 ``--eye demo`` is synthetic: fixations, saccades on the main sequence,
 blinks (validity 0, pupil 0) and a slowly varying pupil, at 120 Hz, written straight into the ring
 buffer.
@@ -26,7 +37,10 @@ from realtime.sources.lsl_inlet import LslInletSource
 
 DEMO_RATE = 120.0
 DEMO_CHANNELS = EYE_CHANNELS
-#: Known label sets -> (gaze x, gaze y, pupil 1, pupil 2, validity); validity may be a confidence in 0..1.
+#: Samples per second an irregular gaze stream is bounded and buffered for (Neon's real-time gaze peaks at 200 Hz).
+IRREGULAR_GAZE_RATE = 250.0
+#: Known label sets -> (gaze x, gaze y, pupil 1, pupil 2, validity); validity may be a confidence in 0..1; "" where the
+#: tracker sends no such channel. The first layout whose labels are all in a stream is its layout.
 EYE_LAYOUTS: dict[str, tuple[str, str, str, str, str]] = {
     "emolive demo": DEMO_CHANNELS,
     # pupil_capture_lsl_relay's 22 channels; the 3d diameters are in mm (the 2d ones in image pixels)
@@ -34,15 +48,18 @@ EYE_LAYOUTS: dict[str, tuple[str, str, str, str, str]] = {
     # relays that name channels after tobii_research's gaze_data keys; Tobii relays differ, add yours here
     "Tobii Pro": ("left_gaze_point_on_display_area_x", "left_gaze_point_on_display_area_y",
                   "left_pupil_diameter", "right_pupil_diameter", "left_gaze_point_validity"),
+    # Pupil Labs' lsl-relay for Neon (and Invisible): gaze x, y in scene-camera pixels only (module docstring); last,
+    # since its two labels are the most generic
+    "Pupil Labs Neon (lsl-relay)": ("x", "y", "", "", ""),
 }
 
 
 def eye_layout(channels: tuple[str, ...]) -> tuple[str, tuple[int, ...]]:
-    """(tracker name, indices of gaze x, gaze y, pupil 1, pupil 2, validity) for a stream's labels; ValueError
-    naming the labels when no known layout fits."""
+    """(tracker name, indices of the ``EYE_CHANNELS`` it sends, in their order: gaze x, gaze y, pupil 1, pupil 2,
+    validity) for a stream's labels; ValueError naming the labels when no known layout fits."""
     for name, labels in EYE_LAYOUTS.items():
-        if all(label in channels for label in labels):
-            return name, tuple(channels.index(label) for label in labels)
+        if all(label in channels for label in labels if label):
+            return name, tuple(channels.index(label) for label in labels if label)
     raise ValueError(f"eye stream channels {', '.join(channels[:12])}{'...' if len(channels) > 12 else ''} fit no "
                      f"known tracker layout ({', '.join(EYE_LAYOUTS)})")
 
@@ -109,13 +126,16 @@ class DemoEyeSource(EegSource):
 
 
 class LslEyeSource(LslInletSource):
-    """An LSL gaze stream whose known layout (``EYE_LAYOUTS``) is mapped onto ``EYE_CHANNELS``, written first, then
-    every channel as sent; a stream of unknown layout is kept as sent (a model that needs the eye then names the
-    channels it misses)."""
+    """An LSL gaze stream whose known layout (``EYE_LAYOUTS``) is mapped onto the ``EYE_CHANNELS`` it has, written
+    first, then every channel as sent; a stream of unknown layout is kept as sent (a model that needs the eye then
+    names the channels it misses). Irregular streams are taken (``IRREGULAR_GAZE_RATE``)."""
+
+    irregular_rate = IRREGULAR_GAZE_RATE
 
     def __init__(self, selection: dict[str, str]) -> None:
         super().__init__(selection)
         self.layout = ""
+        self.lacks: tuple[str, ...] = ()  # EYE_CHANNELS the tracker of a known layout does not send
         self._columns: tuple[int, ...] = ()
 
     def _connect(self, info: StreamInfo) -> tuple[tuple[str, ...], float]:
@@ -124,7 +144,22 @@ class LslEyeSource(LslInletSource):
             self.layout, self._columns = eye_layout(channels)
         except ValueError:
             return channels, rate
-        return (*EYE_CHANNELS, *channels), rate
+        sent = tuple(c for c, label in zip(EYE_CHANNELS, EYE_LAYOUTS[self.layout], strict=True) if label)
+        self.lacks = tuple(c for c in EYE_CHANNELS if c not in sent)
+        return (*sent, *channels), rate
+
+    def unusable_for(self, channels: tuple[str, ...]) -> str:
+        """Why this stream cannot give a model the eye channels ``channels`` (its tracker does not send some, or it
+        has no regular rate, which eye-movement features need); empty when it can."""
+        missing = [c for c in channels if c in self.lacks]
+        if missing:
+            return (f"the eye tracker ({self.layout}) sends no {', '.join(missing)}: its stream has "
+                    f"{', '.join(c for c in EYE_CHANNELS if c not in self.lacks)} only, so eye features cannot be "
+                    "computed (it is recorded and shown)")
+        if channels and self.rate <= 0:
+            return (f"the eye stream ({self.description}) declares no sampling rate (irregular); eye features need a "
+                    "regular one (it is recorded and shown)")
+        return ""
 
     def _deliver(self, data: np.ndarray, timestamps: np.ndarray) -> None:
         if self._columns:

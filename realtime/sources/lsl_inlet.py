@@ -56,10 +56,11 @@ class LslInletSource(EegSource):
         return resolve(self.selection, timeout)
 
     def _check(self, info: StreamInfo) -> None:
-        """Refuse a stream whose declared rate, channel count or format is not EEG, before an inlet exists."""
+        """Refuse a stream whose declared rate, channel count or format is not EEG, before an inlet exists (an
+        irregular stream is refused unless the source has an ``irregular_rate``)."""
         import pylsl
 
-        check_declared(self.description, float(info.nominal_srate()), int(info.channel_count()))
+        check_declared(self.description, float(info.nominal_srate()) or self.irregular_rate, int(info.channel_count()))
         fmt = info.channel_format()
         names = {getattr(pylsl, f"cf_{f}"): f for f in NUMERIC_FORMATS}
         if fmt not in names:
@@ -123,7 +124,7 @@ class LslInletSource(EegSource):
         max_samples = max(64, int(self.rate))
         last_ts: float | None = None
         last_arrival = time.monotonic()
-        period = 1.0 / self.rate
+        period = 1.0 / self.rate if self.rate > 0 else 0.0  # irregular: any jump beyond gap_tolerance is a gap
         buffer = self.buffer
         assert buffer is not None  # open() ran before the thread started
         while not self.stopping:

@@ -191,3 +191,16 @@ def test_oversized_configs_and_weights_are_refused_before_the_model_is_built(bun
     with pytest.raises(BundleError, match=r"declares 10000000000 parameters"):
         load_bundle(bundle)
     assert not built
+
+
+def test_a_classifier_bundle_carries_its_class_names_rebuilt_not_stored(tmp_path: Path) -> None:
+    """The manifest's spec JSON holds no class names (bundles saved before they existed load the same); the loaded
+    spec has them from the network its config rebuilds."""
+    path = save_bundle(registry.build("cmt-seedv", steps=2), tmp_path, "cmt", trained=True)
+    assert "classes" not in json.loads(path.read_text())["spec"]
+    spec = load_predictor(str(path), device="cpu").spec
+    assert spec.classes == {"emotion": ("disgust", "fear", "sad", "neutral", "happy")}
+    assert spec.class_names("emotion", 5) == spec.classes["emotion"] and spec.class_names("emotion", 3) == (
+        "class0", "class1", "class2")
+    binary = load_predictor("stalignnet", device="cpu").spec
+    assert binary.classes == {} and binary.class_names("valence", 2) == ("low", "high")

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from models import registry
+from models.classes import CIRCUMPLEX_DEGREES
 from models.contracts import EXPRESSION, ModalityWindow
 from models.face_backbones import FER_CLASSES
-from models.face_prior import CIRCUMPLEX_DEGREES, FacePrior, expression_to_valence_arousal
+from models.face_prior import FacePrior, expression_to_valence_arousal
 from models.transforms import MissingModality, compute_features
 
 

@@ -1,5 +1,6 @@
-"""The eye tracker as a live source: the demo tracker and a real LSL gaze stream in Pupil Labs Core's layout,
-recorded like EEG; the features of a live window equal those of the same samples read back from the file."""
+"""The eye tracker as a live source: the demo tracker and real LSL gaze streams in Pupil Labs Core's and in Pupil
+Labs Neon's lsl-relay layout, recorded like EEG; the features of a live window equal those of the same samples read
+back from the file; a tracker without pupil is refused to eye models with the reason."""
 
 from __future__ import annotations
 
@@ -81,6 +82,78 @@ def test_a_pupil_core_stream_on_lsl_is_read_whole_and_its_layout_found(tmp_path,
     np.testing.assert_array_equal(eye.data[:, len(EYE_CHANNELS):], np.tile(sample, (400, 1)))  # as sent
     np.testing.assert_allclose(eye.data[0, :5], [0, 0, 3.2, 0, 0.95], rtol=1e-6)  # mapped: x, y, pupils, valid
     assert eye_layout(eye.channels)[0] == "emolive demo"  # the mapped columns lead
+
+
+def test_a_pupil_labs_neon_relay_stream_is_recorded_shown_and_refused_to_eye_models_with_the_reason(tmp_path,
+                                                                                                    lsl_name):
+    """Neon through Pupil Labs' lsl-relay as its outlets.py builds it: type Gaze, double64, irregular, channels x and y
+    (scene-camera pixels) with its channel metadata; no pupil, no validity."""
+    from models import registry
+    from models.predictor import NetworkPredictor
+
+    info = pylsl.StreamInfo(f"{lsl_name}_Gaze", "Gaze", 2, pylsl.IRREGULAR_RATE, pylsl.cf_double64, f"{lsl_name}_Gaze")
+    acquisition = info.desc().append_child("acquisition")
+    acquisition.append_child_value("manufacturer", "Pupil Labs")
+    acquisition.append_child_value("model", "Neon")
+    channels = info.desc().append_child("channels")
+    for axis in "xy":
+        channel = channels.append_child("channel")
+        for key, value in (("label", axis), ("eye", "both"), ("metatype", f"Screen{axis.upper()}"),
+                           ("unit", "pixels"), ("coordinate_system", "world")):
+            channel.append_child_value(key, value)
+    outlet = pylsl.StreamOutlet(info)
+    model = registry.build("cmt-seedv", steps=2)
+    path = tmp_path / "neon.h5"
+    pipeline = Pipeline(PipelineConfig(eeg="brainflow:synthetic", eye=f"lsl:name={lsl_name}_Gaze", camera="none",
+                                       model="", app_name=lsl_name, record=str(path)),
+                        predictor=NetworkPredictor(model, model.spec(), "cmt-seedv@untrained", False, device="cpu"))
+    pipeline.start()
+    rng = np.random.default_rng(4)
+    gaze = np.column_stack([rng.uniform(0, 1600, 300), rng.uniform(0, 1200, 300)])
+    gaze[100:110] = np.nan  # the relay passes on whatever the Companion sends
+    try:
+        source = pipeline.eye_source
+        assert source is not None and source.layout == "Pupil Labs Neon (lsl-relay)" and source.rate == 0.0
+        assert source.lacks == ("pupil_x", "pupil_y", "valid")
+        assert pipeline.model_problem == (
+            "model cmt-seedv@untrained needs eye features: the eye tracker (Pupil Labs Neon (lsl-relay)) sends no "
+            "pupil_x, pupil_y, valid: its stream has gaze_x, gaze_y only, so eye features cannot be computed (it is "
+            "recorded and shown)")
+        t0 = pylsl.local_clock()
+        times = t0 + np.cumsum(rng.uniform(0.010, 0.020, 300))  # irregular, about 66 Hz
+        for row, t in zip(gaze, times, strict=True):
+            outlet.push_sample(row.tolist(), float(t))
+            time.sleep(0.002)
+        wait_for(lambda: pipeline.streams["eye"].buffer.total == 300, timeout=10)
+        assert pipeline.status().streams["eye"].gaps == 0
+        latest = pipeline.status().latest
+        assert latest is not None and latest.problems["model"] == pipeline.model_problem
+        assert np.isnan(latest.valence) and not latest.probabilities  # nothing invented for the missing pupil
+        time.sleep(1.0)
+    finally:
+        pipeline.stop()
+    eye = read_session(path).streams["eye"]
+    assert eye.channels == ("gaze_x", "gaze_y", "x", "y") and eye.rate == 0.0 and len(eye.data) == 300
+    np.testing.assert_array_equal(eye.data[:, 2:], gaze.astype(np.float32))  # as sent
+    np.testing.assert_array_equal(eye.data[:, :2], eye.data[:, 2:])  # mapped: gaze only
+    np.testing.assert_allclose(eye.timestamps, times, atol=1e-3)
+    assert eye_layout(("x", "y"))[0] == "Pupil Labs Neon (lsl-relay)"
+    assert eye_layout(PUPIL_CORE)[0] == "Pupil Labs Core"  # its labels hold no bare x / y: the richer layout wins
+
+
+def test_the_eye_panel_draws_the_gaze_of_a_tracker_without_pupil(qtbot):
+    from dashboard.eye_panel import EyePanel
+
+    panel = EyePanel()
+    qtbot.addWidget(panel)
+    ts = 100 + np.arange(200) / 66
+    gaze = np.column_stack([np.linspace(0, 1600, 200), np.full(200, 600.0)])
+    gaze[50:60] = np.nan
+    panel.update_from(np.column_stack([gaze, gaze]).astype(np.float32), ts, ("gaze_x", "gaze_y", "x", "y"), ts[-1])
+    assert panel.samples_shown == 200 and panel.untracked_shown == 10  # no gaze: not tracked
+    assert panel.message.textItem.toPlainText() == ""
+    assert panel.pupil_message.textItem.toPlainText() == "this tracker sends no pupil diameter: gaze only"
+    assert np.nanmax(panel.gaze_x.getData()[1]) == 1600 and np.isnan(panel.pupil.getData()[1]).all()
 
 
 def test_unknown_eye_sources_and_layouts_are_said():

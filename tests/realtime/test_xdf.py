@@ -13,6 +13,7 @@ import pytest
 import pyxdf
 
 from calibration.session import TABLES
+from models.classes import BINARY_CLASSES, SEEDV_EMOTIONS
 from offline.datasets.sessions import session_blocks
 from realtime import xdf_writer
 from realtime.live_stream import LiveStream
@@ -21,6 +22,7 @@ from realtime.recorder import FLUSH_SECONDS, FrameRecording, Recorder
 from realtime.replay_player import load_recording
 from realtime.ring_buffer import RingBuffer
 from realtime.session_file import read_session
+from realtime.session_layout import class_table
 from realtime.sources.replay import ReplaySource
 from realtime.xdf_writer import XdfWriter
 from tests.support.waiting import wait_for
@@ -46,12 +48,21 @@ class Recorded:
     predictions: list[Prediction]
 
 
+#: Class probabilities of predictions 0-3: SEED-V's emotions, none (a regression model swapped in), two binary
+#: targets (another class layout), the emotions again (with 1/3: shortest exact text round-trips it).
+CLASSES = [({"emotion": SEEDV_EMOTIONS}, {"emotion": np.array([0.1, 0.2, 0.3, 0.15, 0.25])}), ({}, {}),
+           ({"valence": BINARY_CLASSES, "arousal": BINARY_CLASSES},
+            {"valence": np.array([0.4, 0.6]), "arousal": np.array([0.7, 0.3])}),
+           ({"emotion": SEEDV_EMOTIONS}, {"emotion": np.array([1 / 3, 1 / 6, 1 / 6, 1 / 6, 1 / 6])})]
+
+
 def prediction(i: int) -> Prediction:
     t = T0 + i + 0.999
+    classes, probabilities = CLASSES[i]
     return Prediction(time=t, published=t + 0.0123, valence=0.1 * i, arousal=float("nan") if i == 2 else -0.25,
                       model_id=f"m{i % 2}", trained=i == 3, available={"eeg": True, "expression": i % 2 == 0},
                       face_valence=float("nan") if i % 2 else 0.5, face_arousal=1 / 3,
-                      model_state="trained" if i == 3 else "untrained")
+                      model_state="trained" if i == 3 else "untrained", classes=classes, probabilities=probabilities)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +133,8 @@ def chunks(path: Path) -> list[tuple[int, int, int, int, int]]:
 def test_pyxdf_reads_back_every_stream_exactly(recorded):
     streams = by_name(recorded.xdf)
     assert set(streams) == {"xdftest-eeg", "xdftest-expression", "xdftest-predictions", "xdftest-prediction-models",
-                            "xdftest-markers", "xdftest-table-blocks", "xdftest-table-ratings"}
+                            "xdftest-prediction-classes", "xdftest-markers", "xdftest-table-blocks",
+                            "xdftest-table-ratings"}
     eeg = streams["xdftest-eeg"]
     assert eeg["info"]["type"] == ["EEG"] and eeg["info"]["channel_format"] == ["float32"]
     assert labels(eeg) == list(EEG_CHANNELS) and float(eeg["info"]["nominal_srate"][0]) == RATE
@@ -151,6 +163,11 @@ def test_pyxdf_reads_back_every_stream_exactly(recorded):
     models = streams["xdftest-prediction-models"]
     assert models["time_series"] == [[p.model_id, p.model_state] for p in ps]
     np.testing.assert_array_equal(models["time_stamps"], [p.time for p in ps])
+    classes = streams["xdftest-prediction-classes"]
+    assert labels(classes) == ["class_labels", "class_probabilities"] and classes["info"]["type"] == ["EmotionClasses"]
+    assert classes["time_series"][1] == ["", ""]  # no classes
+    assert classes["time_series"][2] == ["valence:low,valence:high,arousal:low,arousal:high", "0.4,0.6,0.7,0.3"]
+    np.testing.assert_array_equal(classes["time_stamps"], [p.time for p in ps])
     markers = streams["xdftest-markers"]
     assert markers["info"]["type"] == ["Markers"] and markers["time_series"] == [["stimulus onset"]]
     assert markers["time_stamps"].tolist() == [T0 + 1.25]
@@ -158,8 +175,8 @@ def test_pyxdf_reads_back_every_stream_exactly(recorded):
     assert labels(blocks) == list(BLOCK) and blocks["time_series"] == [[str(v) for v in BLOCK.values()]]
 
     tags = [tag for _, _, tag, _, _ in chunks(recorded.xdf)]
-    assert tags[0] == xdf_writer.FILE_HEADER and tags.count(xdf_writer.STREAM_HEADER) == 7
-    assert tags.count(xdf_writer.CLOCK_OFFSET) == 7 and tags[-7:] == [xdf_writer.STREAM_FOOTER] * 7
+    assert tags[0] == xdf_writer.FILE_HEADER and tags.count(xdf_writer.STREAM_HEADER) == 8
+    assert tags.count(xdf_writer.CLOCK_OFFSET) == 8 and tags[-8:] == [xdf_writer.STREAM_FOOTER] * 8
     assert tags.count(xdf_writer.SAMPLES) >= BATCHES  # one per stream and write pass, at least
 
 
@@ -209,7 +226,16 @@ def test_read_session_gives_what_the_hdf5_recording_gives(recorded):
     assert set(xdf.predictions) == set(h5.predictions)
     for key, values in xdf.predictions.items():
         assert values.dtype == h5.predictions[key].dtype, key
-        np.testing.assert_array_equal(values, h5.predictions[key], err_msg=key)
+        if key != "class_probabilities":  # rows of different lengths: compared by layout below
+            np.testing.assert_array_equal(values, h5.predictions[key], err_msg=key)
+    emotions = tuple(f"emotion:{e}" for e in SEEDV_EMOTIONS)
+    for session in (xdf, h5):  # every layout, exactly (float64 through the text of XDF too)
+        table = class_table(session.predictions)
+        assert list(table) == [emotions, ("valence:low", "valence:high", "arousal:low", "arousal:high")]
+        rows, probabilities = table[emotions]
+        np.testing.assert_array_equal(rows, [0, 3])
+        np.testing.assert_array_equal(probabilities, [CLASSES[0][1]["emotion"], CLASSES[3][1]["emotion"]])
+        assert session.predictions["class_labels"][1] == "" and len(session.predictions["class_probabilities"][1]) == 0
     assert list(xdf.predictions["model_id"]) == ["m0", "m1", "m0", "m1"]
     assert xdf.markers == h5.markers == [(T0 + 1.25, "stimulus onset")]
     assert set(xdf.tables) == set(h5.tables) == {"blocks", "ratings"}
