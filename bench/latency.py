@@ -94,11 +94,14 @@ def main() -> int:
     assert sender.stdout.readline().strip() == "ready"
     fresh: dict[str, list[float]] = {}
     counts = {"predictions": 0, "with_output": 0}
+    output_times: list[float] = []  # published instants of predictions with a model output
     problems: collections.Counter[str] = collections.Counter()
 
     def collect(p: Prediction) -> None:
         counts["predictions"] += 1
-        counts["with_output"] += bool(np.isfinite(p.valence) or np.isfinite(p.arousal))
+        if np.isfinite(p.valence) or np.isfinite(p.arousal) or p.probabilities:
+            counts["with_output"] += 1
+            output_times.append(p.published)
         problems.update(f"{k}: {re.sub(r'[0-9]+(?:[.][0-9]+)?', 'N', v.split(':')[0])}" for k, v in p.problems.items())
         for m, t in p.newest_sample.items():
             fresh.setdefault(m, []).append(p.published - t)
@@ -138,8 +141,10 @@ def main() -> int:
     print(f"samples sent {sent}, received {status.streams['eeg'].samples_in}, recorded {counter.size}, "
           f"lost {lost}, duplicated {counter.size - unique.size}, out of order {int((np.diff(counter) <= 0).sum())}, "
           f"gaps {status.streams['eeg'].gaps}, recorder overruns {status.recorder.overruns if status.recorder else 0}")
+    warm = (len(output_times) - 1) / (output_times[-1] - output_times[0]) if len(output_times) > 1 else 0.0
     print(f"predictions {counts['predictions'] / elapsed:.2f}/s ({counts['with_output'] / elapsed:.2f}/s with a "
-          f"model output); windows with a problem, by kind (numbers as N): {dict(problems) or 'none'}")
+          f"model output; {warm:.2f}/s from the first output on, i.e. after the model's first full window); "
+          f"windows with a problem, by kind (numbers as N): {dict(problems) or 'none'}")
     for m, values in sorted(fresh.items()):
         p50, p95, p99 = percentiles(values)
         print(f"freshness {m}: p50 {1000 * p50:.0f} ms, p95 {1000 * p95:.0f} ms, p99 {1000 * p99:.0f} ms "

@@ -94,23 +94,36 @@ def face_path(n_frames: int, redetect_every: int) -> None:
     cap.release()
     print(f"face path: {len(frames)} demo frames {frames[0].shape[1]}x{frames[0].shape[0]}, FER backbone; "
           "milliseconds per frame")
-    rows = {}
+    rows, boxes = {}, {}
     for label, every in (("MTCNN every frame", 1), (f"detect + track (1 in {redetect_every})", redetect_every)):
         analyzer = FaceAnalyzer("fer", redetect_every=every)
         analyzer.analyze(frames[0])  # warm-up: MTCNN's pyramid, the FER network
         if analyzer.tracker is not None:
             analyzer.tracker.reset()
-        wall, tracked = [], 0
+        wall, tracked, boxes[every] = [], 0, []
         for frame in frames:
             t0 = time.perf_counter()
             obs = analyzer.analyze(frame)
             wall.append((time.perf_counter() - t0) * 1e3)
             tracked += bool(obs is not None and obs.tracked)
+            boxes[every].append(None if obs is None else obs.box)
         rows[label] = (statistics.median(wall), float(np.percentile(wall, 95)), float(np.mean(wall)), tracked)
     print(f"{'':<28}{'median':>8}{'p95':>8}{'mean':>8}{'tracked':>9}{'x mean':>8}")
     base = next(iter(rows.values()))[2]
     for label, (med, p95, mean, tracked) in rows.items():
         print(f"{label:<28}{med:>8.2f}{p95:>8.2f}{mean:>8.2f}{tracked:>9}{base / mean:>8.1f}")
+    pairs = list(zip(boxes[1], boxes[redetect_every], strict=True))
+    ious = [box_iou(a, b) for a, b in pairs if a is not None and b is not None]
+    print(f"detect + track vs MTCNN on the same frames: box IoU median {np.median(ious):.2f}, min {min(ious):.2f}; "
+          f"faces lost {sum(a is not None and b is None for a, b in pairs)}, "
+          f"invented {sum(a is None and b is not None for a, b in pairs)}")
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    lo, hi = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
+    inter = float(np.prod(np.clip(hi - lo, 0, None)))
+    return inter / (float(np.prod(a[2:] - a[:2])) + float(np.prod(b[2:] - b[:2])) - inter)
 
 
 def main() -> None:
